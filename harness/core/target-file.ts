@@ -1,0 +1,250 @@
+// The target file (format gauntlet-target/1): schema, secret substitution and
+// resolution into the model's Target. The JSON Schema published in
+// reports/schema/ is generated from the zod schema here, so the two never drift.
+
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import type {
+  Declaration,
+  Interface,
+  LockoutPolicy,
+  Principal,
+  Target,
+  FirstUsePolicy,
+} from '../model/index.js';
+import { GauntletError } from './errors.js';
+import { parseDuration } from './duration.js';
+import { checkFormat, readYamlFile, validate, type LoadedYaml } from './yaml-file.js';
+
+export const TARGET_FORMAT = 'gauntlet-target';
+export const TARGET_FORMAT_VERSION = 1;
+
+const duration = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration like 500ms, 30s or 2m' });
+
+const id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'expected an id of letters, digits, - and _');
+const route = z.string().regex(/^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/\S*$/, 'expected "METHOD /path", e.g. "GET /api/config"');
+const coapMethod = z.enum(['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH']);
+
+const common = { id, role: z.enum(['server', 'client']).default('server') };
+const mqttIface = z.strictObject({
+  ...common,
+  protocol: z.enum(['mqtt', 'mqtts']),
+  url: z.string(),
+  version: z.union([z.literal(4), z.literal(5)]).default(4),
+});
+const coapIface = z.strictObject({ ...common, protocol: z.enum(['coap', 'coaps']), url: z.string() });
+const httpAuth = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('basic') }),
+  z.strictObject({
+    kind: z.literal('json'),
+    method: z.enum(['POST', 'PUT']).default('POST'),
+    path: z.string().startsWith('/'),
+    body: z.record(z.string(), z.unknown()),
+    token: z.string().regex(/^\$(\.[A-Za-z0-9_-]+)+$/, 'expected a JSON path like $.token'),
+    header: z
+      .strictObject({ name: z.string().min(1), value: z.string().includes('{token}') })
+      .default({ name: 'Authorization', value: 'Bearer {token}' }),
+  }),
+]);
+const httpIface = z.strictObject({
+  ...common,
+  protocol: z.enum(['http', 'https']),
+  url: z.string(),
+  auth: httpAuth.optional(),
+  protected: z.string().startsWith('/').optional(),
+  probe: z.string().startsWith('/').default('/'),
+});
+
+const principal = z.strictObject({ user: z.string(), pass: z.string(), role: z.string().default('user') });
+
+const declaration = z.strictObject({
+  lockout: z
+    .strictObject({ attempts: z.number().int().min(1).max(1000), window: duration, duration: duration.optional() })
+    .optional(),
+  firstUse: z
+    .strictObject({
+      state: z.enum(['factory-fresh', 'provisioned']),
+      shipped: z.strictObject({ user: z.string(), pass: z.string() }),
+      change: z
+        .strictObject({
+          via: id,
+          method: z.enum(['POST', 'PUT']).default('POST'),
+          path: z.string().startsWith('/'),
+          body: z.record(z.string(), z.unknown()),
+          provisionAs: id,
+        })
+        .optional(),
+    })
+    .optional(),
+  access: z
+    .strictObject({
+      mqtt: z.strictObject({ anonymous: z.boolean().default(false) }).default({ anonymous: false }),
+      coap: z
+        .strictObject({
+          anonymous: z.record(z.string().startsWith('/'), z.array(coapMethod)).default({}),
+          resources: z.array(z.string().startsWith('/')).default([]),
+        })
+        .default({ anonymous: {}, resources: [] }),
+      http: z
+        .strictObject({ public: z.array(route).default([]), protected: z.array(route).default([]) })
+        .default({ public: [], protected: [] }),
+    })
+    .default({ mqtt: { anonymous: false }, coap: { anonymous: {}, resources: [] }, http: { public: [], protected: [] } }),
+});
+
+export const targetFileSchema = z.strictObject({
+  format: z.literal(`${TARGET_FORMAT}/${TARGET_FORMAT_VERSION}`),
+  name: z.string().min(1),
+  scope: z.strictObject({
+    hosts: z.array(z.string().min(1)).min(1),
+    allowNonLoopback: z.boolean().default(false),
+  }),
+  identity: z
+    .strictObject({
+      vendor: z.string().optional(),
+      model: z.string().optional(),
+      serial: z.string().optional(),
+      mac: z.string().regex(/^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i, 'expected a MAC like 02:00:5e:10:00:01').optional(),
+    })
+    .default({}),
+  interfaces: z.array(z.discriminatedUnion('protocol', [mqttIface, coapIface, httpIface])).min(1),
+  principals: z.record(id, principal).default({}),
+  declaration: declaration.default({
+    access: { mqtt: { anonymous: false }, coap: { anonymous: {}, resources: [] }, http: { public: [], protected: [] } },
+  }),
+});
+
+/** The target file as written (before defaults): what the reference device emits. */
+export type TargetFileInput = z.input<typeof targetFileSchema>;
+export type TargetFile = z.output<typeof targetFileSchema>;
+
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { mqtt: 1883, mqtts: 8883, coap: 5683, coaps: 5684, http: 80, https: 443 };
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1') return true;
+  return isIP(h) === 4 && h.startsWith('127.');
+}
+
+/** Loads, validates and resolves a target file. Errors name the file, line and field. */
+export function loadTargetFile(path: string, env: NodeJS.ProcessEnv = process.env): Target {
+  const loaded = readYamlFile(path, 'target file');
+  checkFormat(loaded, TARGET_FORMAT, TARGET_FORMAT_VERSION);
+  return resolveTarget(loaded, env);
+}
+
+/** Validates an in-memory target description (the reference device's) through the same schema. */
+export function targetFromObject(data: TargetFileInput, source: string, env: NodeJS.ProcessEnv = process.env): Target {
+  const loaded: LoadedYaml = { path: source, data, lineOf: () => undefined };
+  return resolveTarget(loaded, env);
+}
+
+function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
+  const file = validate(loaded, targetFileSchema, 'a target file');
+  const where = (path: PropertyKey[]) => {
+    const line = loaded.lineOf(path);
+    return line ? `${loaded.path}:${line}` : loaded.path;
+  };
+  const invalid = (path: PropertyKey[], field: string, message: string) =>
+    new GauntletError('CONFIG_INVALID', `${where(path)}: ${field}: ${message}`);
+
+  const secret = (value: string, path: PropertyKey[], field: string): string =>
+    value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) {
+        throw new GauntletError('SECRET_MISSING', `${where(path)}: ${field}: environment variable ${name} is not set`);
+      }
+      return v;
+    });
+
+  // Scope: every host named must be loopback unless the file says otherwise.
+  for (const [i, host] of file.scope.hosts.entries()) {
+    if (!isLoopback(host) && !file.scope.allowNonLoopback) {
+      throw invalid(['scope', 'hosts', i], `scope.hosts[${i}]`, `${host} is not a loopback address; set scope.allowNonLoopback: true to test a device on the network`);
+    }
+  }
+
+  const ids = new Set<string>();
+  const interfaces: Interface[] = file.interfaces.map((raw, i) => {
+    const path = ['interfaces', i];
+    if (ids.has(raw.id)) throw invalid([...path, 'id'], `interfaces[${i}].id`, `duplicate interface id "${raw.id}"`);
+    ids.add(raw.id);
+    let url: URL;
+    try {
+      url = new URL(raw.url);
+    } catch {
+      throw invalid([...path, 'url'], `interfaces[${i}].url`, `expected a URL like ${raw.protocol}://127.0.0.1:${DEFAULT_PORTS[raw.protocol]} (got "${raw.url}")`);
+    }
+    if (url.protocol !== `${raw.protocol}:`) {
+      throw invalid([...path, 'url'], `interfaces[${i}].url`, `scheme ${url.protocol.replace(':', '')} does not match protocol ${raw.protocol}`);
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (!file.scope.hosts.includes(host)) {
+      throw invalid([...path, 'url'], `interfaces[${i}].url`, `host ${host} is not in scope.hosts (${file.scope.hosts.join(', ')})`);
+    }
+    const port = url.port ? Number(url.port) : DEFAULT_PORTS[raw.protocol]!;
+    const base = { id: raw.id, role: raw.role, host, port };
+    switch (raw.protocol) {
+      case 'mqtt':
+      case 'mqtts':
+        return { ...base, protocol: raw.protocol, version: raw.version };
+      case 'coap':
+      case 'coaps':
+        return { ...base, protocol: raw.protocol };
+      case 'http':
+      case 'https':
+        return { ...base, protocol: raw.protocol, auth: raw.auth, protectedPath: raw.protected, probePath: raw.probe };
+    }
+  });
+
+  const principals: Principal[] = Object.entries(file.principals).map(([name, p]) => ({
+    name,
+    user: secret(p.user, ['principals', name, 'user'], `principals.${name}.user`),
+    pass: secret(p.pass, ['principals', name, 'pass'], `principals.${name}.pass`),
+    role: p.role,
+  }));
+
+  const d = file.declaration;
+  let lockout: LockoutPolicy | undefined;
+  if (d.lockout) {
+    const windowMs = parseDuration(d.lockout.window)!;
+    lockout = { attempts: d.lockout.attempts, windowMs, durationMs: d.lockout.duration === undefined ? windowMs : parseDuration(d.lockout.duration)! };
+  }
+  let firstUse: FirstUsePolicy | undefined;
+  if (d.firstUse) {
+    const fu = d.firstUse;
+    if (fu.change) {
+      const via = interfaces.find((x) => x.id === fu.change!.via);
+      if (!via || (via.protocol !== 'http' && via.protocol !== 'https')) {
+        throw invalid(['declaration', 'firstUse', 'change', 'via'], 'declaration.firstUse.change.via', `expected the id of an http interface (got "${fu.change.via}")`);
+      }
+      if (!principals.some((p) => p.name === fu.change!.provisionAs)) {
+        throw invalid(['declaration', 'firstUse', 'change', 'provisionAs'], 'declaration.firstUse.change.provisionAs', `no principal named "${fu.change.provisionAs}"`);
+      }
+    }
+    firstUse = {
+      state: fu.state,
+      shipped: {
+        user: secret(fu.shipped.user, ['declaration', 'firstUse', 'shipped', 'user'], 'declaration.firstUse.shipped.user'),
+        pass: secret(fu.shipped.pass, ['declaration', 'firstUse', 'shipped', 'pass'], 'declaration.firstUse.shipped.pass'),
+      },
+      change: fu.change,
+    };
+  }
+  const declarationOut: Declaration = {
+    identity: file.identity,
+    lockout,
+    firstUse,
+    access: d.access,
+  };
+  return {
+    name: file.name,
+    source: loaded.path,
+    scope: { hosts: file.scope.hosts, allowNonLoopback: file.scope.allowNonLoopback },
+    interfaces,
+    principals,
+    declaration: declarationOut,
+  };
+}

@@ -1,0 +1,111 @@
+// The check contract. A check is a descriptor plus a run function; it gets a
+// context with everything it may touch and returns an outcome. It never
+// throws for a device's behaviour: that is a verdict. It throws (a
+// GauntletError) only when the harness itself breaks.
+
+import type { Evidence, Severity, TranscriptEntry } from './evidence.js';
+import type { Interface, Principal, Protocol, Target } from './target.js';
+import type { Verdict } from './verdict.js';
+
+export interface CheckDescriptor {
+  /** Stable id, e.g. `auth.default-credentials`. */
+  readonly id: string;
+  readonly title: string;
+  /** STANDARDS.md check id(s) this implements, e.g. `C01`. */
+  readonly catalog: readonly string[];
+  /** Requirement ids it evidences, e.g. `EN303645:5.1-1`, `NISTIR8259A:LAI-2`. */
+  readonly requirements: readonly string[];
+  /** Protocols it applies to: one instance per matching interface. */
+  readonly protocols: readonly Protocol[];
+  /** `fresh` checks run before the run provisions a factory-fresh unit; all others after. */
+  readonly phase: 'fresh' | 'main';
+  readonly severity: Severity;
+  readonly remedy: string;
+  /** Upper bound on one instance's wall time, before a per-run override. */
+  readonly timeoutMs: number;
+}
+
+/** One planned unit of work: a check against one interface. */
+export interface CheckInstance {
+  /** `<check id>@<interface id>` */
+  readonly id: string;
+  readonly checkId: string;
+  readonly interfaceId: string;
+  /** Derived from the run seed and the instance id, so `--only` replays the same cases. */
+  readonly seed: number;
+}
+
+/** A failed observation a check reports; the runner turns it into a Finding. */
+export interface FindingDraft {
+  readonly summary: string;
+  readonly evidence: Evidence;
+  readonly severity?: Severity;
+}
+
+export interface CheckOutcome {
+  readonly verdict: Exclude<Verdict, 'error'>;
+  /** One line: why this verdict. */
+  readonly reason: string;
+  readonly findings: readonly FindingDraft[];
+  /** Evidence for a non-failing verdict (what was tried, what came back). */
+  readonly evidence?: Evidence;
+  /** Property checks: how many cases ran. */
+  readonly cases?: number;
+}
+
+/** Records what crosses the wire during one check instance. */
+export interface TranscriptSink {
+  record(entry: Omit<TranscriptEntry, 't'>): void;
+  note(text: string): void;
+  /** Everything recorded so far (a copy). */
+  entries(): TranscriptEntry[];
+  /** Starts a fresh segment; returns what was recorded before. */
+  take(): TranscriptEntry[];
+}
+
+/** The only way a check reaches the network: every connect goes through the scope guard. */
+export interface ScopeGuard {
+  /** Throws GauntletError(SCOPE_VIOLATION) if host is not named in the target file. */
+  assert(host: string, what: string): void;
+}
+
+export interface ReplayHint {
+  /** fast-check path to replay a shrunk counterexample directly. */
+  readonly path?: string;
+}
+
+export interface CheckContext {
+  readonly target: Target;
+  readonly iface: Interface;
+  readonly instance: CheckInstance;
+  readonly scope: ScopeGuard;
+  readonly transcript: TranscriptSink;
+  readonly signal: AbortSignal;
+  /** Per-operation network timeout (connect, reply), ms. */
+  readonly ioTimeoutMs: number;
+  /** Bound on property-based runs: cases and wall time. */
+  readonly budget: { readonly numRuns: number; readonly timeMs: number };
+  readonly replay: ReplayHint;
+  /** Resolves after ms, or rejects when the run is aborted. */
+  sleep(ms: number): Promise<void>;
+  /** Reports a case (one input or sequence) for progress and the event log. */
+  caseDone(summary: string): void;
+  /** Keeps failed logins per user name under the declared lockout limit. */
+  readonly pacer: LoginPacer;
+  principal(name: string): Principal | undefined;
+}
+
+export interface LoginPacer {
+  /** Waits until one more failed login for `user` would stay under the declared limit. */
+  beforeAttempt(user: string): Promise<void>;
+  /** Tells the pacer how the attempt went. */
+  afterAttempt(user: string, granted: boolean): void;
+  /** Waits until the device's lockout for `user` must have lapsed (after a deliberate lockout). */
+  waitOut(user: string): Promise<void>;
+}
+
+export interface Check extends CheckDescriptor {
+  /** Why the check does not apply to this interface, or undefined when it does. */
+  applies(target: Target, iface: Interface): string | undefined;
+  run(ctx: CheckContext): Promise<CheckOutcome>;
+}

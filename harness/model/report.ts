@@ -1,0 +1,37 @@
+// report.json, format gauntlet-report/1. Later tools (merge, gates, the HTML
+// report) read this shape; add fields, never rename or remove them.
+
+import type { RunMeta } from './events.js';
+import type { Evidence, Severity } from './evidence.js';
+import type { Verdict, VerdictCounts } from './verdict.js';
+
+export interface ReportFinding {
+  readonly id: string;
+  readonly summary: string;
+  readonly severity: Severity;
+  readonly replay: string;
+  /** Path of the finding file, relative to the report directory. */
+  readonly file: string;
+}
+
+export interface ReportCheck {
+  readonly id: string;
+  readonly check: string;
+  readonly interface: string;
+  readonly title: string;
+  readonly verdict: Verdict;
+  readonly requirements: readonly string[];
+  readonly reason: string;
+  readonly durationMs: number;
+  readonly cases: number;
+  readonly errorCode?: string;
+  readonly findings: readonly ReportFinding[];
+  readonly evidence?: Evidence;
+}
+
+export interface Report {
+  readonly format: 'gauntlet-report/1';
+  readonly run: RunMeta & { readonly finishedAt?: string; readonly durationMs?: number; readonly interrupted: boolean };
+  readonly checks: readonly ReportCheck[];
+  readonly summary: VerdictCounts;
+}

@@ -1,0 +1,136 @@
+// A target as the harness uses it, after the target file was validated and
+// secrets were resolved. The YAML schema that produces it lives in core/.
+
+export type Protocol = 'mqtt' | 'mqtts' | 'coap' | 'coaps' | 'http' | 'https';
+export type Role = 'server' | 'client';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+interface InterfaceBase extends Endpoint {
+  /** Stable id used in check instance ids: `auth.brute-force@<id>`. */
+  readonly id: string;
+  readonly role: Role;
+}
+
+export interface MqttInterface extends InterfaceBase {
+  readonly protocol: 'mqtt' | 'mqtts';
+  /** 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
+  readonly version: 4 | 5;
+}
+
+export interface CoapInterface extends InterfaceBase {
+  readonly protocol: 'coap' | 'coaps';
+}
+
+/** How a principal's credential is presented over HTTP. */
+export type HttpAuth =
+  | { readonly kind: 'basic' }
+  | {
+      readonly kind: 'json';
+      readonly method: 'POST' | 'PUT';
+      readonly path: string;
+      /** JSON body template: `{user}` and `{pass}` are substituted in string values. */
+      readonly body: Readonly<Record<string, unknown>>;
+      /** Where the session token is in the reply: `$.token` style path. */
+      readonly token: string;
+      /** Header that carries the token; `{token}` is substituted. */
+      readonly header: { readonly name: string; readonly value: string };
+    };
+
+export interface HttpInterface extends InterfaceBase {
+  readonly protocol: 'http' | 'https';
+  readonly auth?: HttpAuth;
+  /** A route that only an authenticated principal may GET: the oracle for "this credential was granted". */
+  readonly protectedPath?: string;
+  /** A route the liveness monitor may GET without credentials (any HTTP reply counts as alive). */
+  readonly probePath: string;
+}
+
+export type Interface = MqttInterface | CoapInterface | HttpInterface;
+
+export interface Principal {
+  readonly name: string;
+  readonly user: string;
+  readonly pass: string;
+  readonly role: string;
+}
+
+export interface DeviceIdentity {
+  readonly vendor?: string;
+  readonly model?: string;
+  readonly serial?: string;
+  readonly mac?: string;
+}
+
+/** Brute-force protection as the manufacturer declares it (IXIT 1-AuthMech "Brute Force Prevention"). */
+export interface LockoutPolicy {
+  /** Failed attempts (per user name) after which the device refuses that user. */
+  readonly attempts: number;
+  /** Sliding window in which failures are counted, in ms. */
+  readonly windowMs: number;
+  /** How long the refusal lasts after the limit was hit, in ms. */
+  readonly durationMs: number;
+}
+
+/** The SB-327 (b)(2) route: a factory-fresh unit must demand a new credential before any function. */
+export interface FirstUsePolicy {
+  /** The credential the unit ships with (printed on a label, or in the manual). */
+  readonly shipped: { readonly user: string; readonly pass: string };
+  /** Whether the unit handed to the lab is factory-fresh; if not, the first-use check is skipped. */
+  readonly state: 'factory-fresh' | 'provisioned';
+  /** The HTTP route that changes the shipped credential; `{user}`, `{pass}`, `{new}` substituted in the body. */
+  readonly change?: {
+    readonly via: string;
+    readonly method: 'POST' | 'PUT';
+    readonly path: string;
+    readonly body: Readonly<Record<string, unknown>>;
+    /** The principal whose credential the change sets, so the rest of the run can log in. */
+    readonly provisionAs: string;
+  };
+}
+
+/** Who may do what on each interface, as declared (IXIT 18-AccCtrl). Issue-by-issue this grows per principal. */
+export interface AccessDeclaration {
+  readonly mqtt: {
+    /** Whether an anonymous CONNECT is accepted at all. */
+    readonly anonymous: boolean;
+  };
+  readonly coap: {
+    /** Resource path -> methods an unauthenticated client may use. Everything else must be refused. */
+    readonly anonymous: Readonly<Record<string, readonly string[]>>;
+    /** Resources the device is declared to serve (discovery adds what it finds). */
+    readonly resources: readonly string[];
+  };
+  readonly http: {
+    /** "METHOD /path" routes reachable without a session. */
+    readonly public: readonly string[];
+    /** "METHOD /path" routes that need a session: anonymous access to each is tried. */
+    readonly protected: readonly string[];
+  };
+}
+
+export interface Declaration {
+  readonly identity: DeviceIdentity;
+  readonly lockout?: LockoutPolicy;
+  readonly firstUse?: FirstUsePolicy;
+  readonly access: AccessDeclaration;
+}
+
+export interface Scope {
+  readonly hosts: readonly string[];
+  /** Hosts outside 127.0.0.0/8 and ::1 are refused unless this is set in the target file. */
+  readonly allowNonLoopback: boolean;
+}
+
+export interface Target {
+  readonly name: string;
+  /** Where the target came from: a file path, or `builtin:reference-device`. */
+  readonly source: string;
+  readonly scope: Scope;
+  readonly interfaces: readonly Interface[];
+  readonly principals: readonly Principal[];
+  readonly declaration: Declaration;
+}

@@ -1,0 +1,2 @@
+// Placeholder until the CI/setup work lands.
+export default async function setup(): Promise<void> {}
