@@ -1,0 +1,103 @@
+// startReferenceDevice: wires one unit together (shared account store and
+// lockout, device state, MQTT broker, CoAP server, HTTP API) on free ports,
+// and the RunningDevice handle the harness and tests drive it through.
+
+import { GauntletError } from '../../harness/core/errors.js';
+import type { TargetFileInput } from '../../harness/core/target-file.js';
+import { Accounts } from './accounts.js';
+import { startCoapServer } from './coap-server.js';
+import { DeviceState } from './device-state.js';
+import type { Flaw } from './flaws.js';
+import { startHttpApi } from './http-api.js';
+import { Lockout } from './lockout.js';
+import { startMqttBroker } from './mqtt-broker.js';
+import { resolveOptions, type DeviceOptions } from './options.js';
+import { describeUnit } from './target-description.js';
+
+export interface RunningDevice {
+  readonly endpoints: {
+    readonly mqtt: { readonly host: string; readonly port: number };
+    readonly coap: { readonly host: string; readonly port: number };
+    readonly http: { readonly host: string; readonly port: number };
+  };
+  readonly flaws: readonly Flaw[];
+  readonly credentials: {
+    readonly admin: { readonly user: 'admin'; readonly pass: string };
+    readonly sensor: { readonly user: 'sensor-1'; readonly pass: string };
+    readonly shipped: { readonly user: 'admin'; readonly pass: string };
+  };
+  readonly identity: { readonly vendor: string; readonly model: string; readonly serial: string; readonly mac: string };
+  readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
+  /** Whether the admin account still has the shipped password and must change it. */
+  isFactoryFresh(): boolean;
+  /** The target file (gauntlet-target/1) describing this unit, as a plain object. */
+  targetFile(): TargetFileInput;
+  /** Closes every socket and server; idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startReferenceDevice(options: DeviceOptions = {}): Promise<RunningDevice> {
+  const o = resolveOptions(options);
+  const flaws: ReadonlySet<Flaw> = new Set(o.flaws);
+  const log = (line: string): void => {
+    try {
+      o.log(line);
+    } catch {
+      // a broken log sink must not take the device down
+    }
+  };
+  const lockout = new Lockout(o.lockout, !flaws.has('no-lockout'));
+  const accounts = new Accounts({ ...o.credentials, factoryFresh: o.factoryFresh, flaws, mac: o.identity.mac, lockout, log });
+  const state = new DeviceState();
+
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.allSettled(closers.map((c) => c()));
+  };
+  const start = async <T extends { close(): Promise<void> }>(what: string, port: number, run: () => Promise<T>): Promise<T> => {
+    try {
+      const s = await run();
+      closers.push(() => s.close());
+      return s;
+    } catch (e) {
+      await closeAll();
+      const why = e instanceof Error ? e.message : String(e);
+      throw new GauntletError('DEVICE_START', `reference device: ${what} could not listen on ${o.host}:${port}: ${why}`, { cause: e });
+    }
+  };
+
+  const mqtt = await start('MQTT', o.ports.mqtt, () => startMqttBroker({ host: o.host, port: o.ports.mqtt, accounts, flaws, state, log }));
+  const coap = await start('CoAP', o.ports.coap, () => startCoapServer({ host: o.host, port: o.ports.coap, flaws, state, log }));
+  const http = await start('HTTP', o.ports.http, () =>
+    startHttpApi({ host: o.host, port: o.ports.http, accounts, flaws, state, serial: o.identity.serial, log }),
+  );
+  log(
+    `started ${o.identity.model} ${o.identity.serial} (${o.factoryFresh ? 'factory-fresh' : 'provisioned'}) ` +
+      `mqtt ${mqtt.port} coap ${coap.port} http ${http.port}; flaws: ${o.flaws.length ? o.flaws.join(', ') : 'none'}`,
+  );
+
+  const ports = { mqtt: mqtt.port, coap: coap.port, http: http.port };
+  let closing: Promise<void> | undefined;
+  return {
+    endpoints: {
+      mqtt: { host: o.host, port: mqtt.port },
+      coap: { host: o.host, port: coap.port },
+      http: { host: o.host, port: http.port },
+    },
+    flaws: Object.freeze([...o.flaws]),
+    credentials: {
+      admin: { user: 'admin', pass: o.credentials.adminPass },
+      sensor: { user: 'sensor-1', pass: o.credentials.sensorPass },
+      shipped: { user: 'admin', pass: o.credentials.shippedPass },
+    },
+    identity: { ...o.identity },
+    lockout: { ...o.lockout },
+    isFactoryFresh: () => accounts.isFactoryFresh(),
+    targetFile: () =>
+      describeUnit({ host: o.host, ports, identity: o.identity, credentials: o.credentials, lockout: o.lockout, factoryFresh: o.factoryFresh }),
+    close() {
+      closing ??= closeAll().then(() => log('stopped'));
+      return closing;
+    },
+  };
+}

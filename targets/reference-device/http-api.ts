@@ -1,0 +1,276 @@
+// The device's HTTP admin API (node:http, JSON): login with bearer sessions,
+// the first-use password change, status/config/users behind roles. Every
+// answer is JSON with a fixed error body per case (no user enumeration, no
+// stack traces); bad input of any kind gets a 4xx, never a crash.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Accounts, AccountRole } from './accounts.js';
+import type { DeviceState } from './device-state.js';
+import type { Flaw } from './flaws.js';
+import { Sessions, type Session } from './sessions.js';
+import { closeTcp, listenTcp } from './sockets.js';
+
+export const FIRMWARE_VERSION = '1.0.0';
+/** Request bodies above this are refused with 413. */
+export const MAX_BODY_BYTES = 64 * 1024;
+/** Past this (declared or received), the connection is closed after the 413 instead of reading the rest. */
+const MAX_DRAIN_BYTES = 1024 * 1024;
+
+export interface HttpApiOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly accounts: Accounts;
+  readonly flaws: ReadonlySet<Flaw>;
+  readonly state: DeviceState;
+  readonly serial: string;
+  readonly log: (line: string) => void;
+}
+
+export interface RunningHttp {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+interface Context {
+  readonly session: Session | undefined;
+  readonly token: string | undefined;
+  readonly body: unknown;
+}
+
+interface RouteDef {
+  /** public: no session; session: any role; admin: role admin. */
+  readonly access: 'public' | 'session' | 'admin';
+  /** Open to anyone when the anonymous-http flaw is on. */
+  readonly openWithFlaw?: boolean;
+  /** The route takes a JSON body. */
+  readonly body?: boolean;
+  readonly run: (ctx: Context) => Reply;
+}
+
+const AUTH_REQUIRED: Reply = { status: 401, body: { error: 'authentication required' }, headers: { 'WWW-Authenticate': 'Bearer' } };
+const INVALID_CREDENTIALS: Reply = { status: 401, body: { error: 'invalid credentials' } };
+const FORBIDDEN: Reply = { status: 403, body: { error: 'forbidden' } };
+
+function badRequest(error: string): Reply {
+  return { status: 400, body: { error } };
+}
+
+/** The named fields of a JSON object body, all strings, or undefined. */
+function stringFields<K extends string>(body: unknown, keys: readonly K[]): Record<K, string> | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const out = {} as Record<K, string>;
+  for (const k of keys) {
+    const v = (body as Record<string, unknown>)[k];
+    if (typeof v !== 'string' || !Object.prototype.hasOwnProperty.call(body, k)) return undefined;
+    out[k] = v;
+  }
+  return out;
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer[ ]+([0-9a-f]{64})[ ]*$/i.exec(h);
+  return m?.[1]?.toLowerCase();
+}
+
+type BodyResult = { readonly kind: 'ok'; readonly data: Buffer } | { readonly kind: 'too-large'; readonly close: boolean } | { readonly kind: 'aborted' };
+
+function readBody(req: IncomingMessage): Promise<BodyResult> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_DRAIN_BYTES) return Promise.resolve({ kind: 'too-large', close: true });
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_DRAIN_BYTES) {
+        req.pause();
+        resolve({ kind: 'too-large', close: true });
+      } else if (size > MAX_BODY_BYTES) {
+        chunks.length = 0; // keep draining, stop keeping
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? { kind: 'too-large', close: false } : { kind: 'ok', data: Buffer.concat(chunks) }));
+    req.on('error', () => resolve({ kind: 'aborted' }));
+    req.on('close', () => resolve({ kind: 'aborted' })); // no effect once resolved
+  });
+}
+
+export function createRoutes(opts: HttpApiOptions, sessions: Sessions): Readonly<Record<string, Readonly<Record<string, RouteDef>>>> {
+  const { accounts, state, log } = opts;
+  const userList = (): Reply => ({ status: 200, body: accounts.list() });
+  return {
+    '/api/health': { GET: { access: 'public', run: () => ({ status: 200, body: { status: 'ok' } }) } },
+    '/api/login': {
+      POST: {
+        access: 'public',
+        body: true,
+        run: ({ body }) => {
+          const f = stringFields(body, ['username', 'password'] as const);
+          if (!f) return badRequest('expected {"username": string, "password": string}');
+          const result = accounts.authenticate(f.username, f.password, 'http');
+          if (!result.ok) return INVALID_CREDENTIALS;
+          if (accounts.blockedByFirstUse(result.account)) {
+            return result.account.user === 'admin'
+              ? { status: 403, body: { error: 'password change required', change: '/api/password' } }
+              : { status: 403, body: { error: 'device not provisioned' } };
+          }
+          return { status: 200, body: { token: sessions.create(result.account.user, result.account.role) } };
+        },
+      },
+    },
+    '/api/password': {
+      POST: {
+        access: 'public',
+        body: true,
+        run: ({ body }) => {
+          const f = stringFields(body, ['username', 'password', 'newPassword'] as const);
+          if (!f) return badRequest('expected {"username": string, "password": string, "newPassword": string}');
+          const result = accounts.changePassword(f.username, f.password, f.newPassword, 'http');
+          if (result.ok) {
+            sessions.revokeUser(f.username);
+            return { status: 204 };
+          }
+          switch (result.reason) {
+            case 'invalid':
+            case 'locked':
+              return INVALID_CREDENTIALS;
+            case 'weak':
+              return badRequest(result.message);
+            case 'immutable':
+              return { status: 403, body: { error: result.message } };
+          }
+        },
+      },
+    },
+    '/api/status': {
+      GET: {
+        access: 'session',
+        openWithFlaw: true,
+        run: () => ({ status: 200, body: { firmware: FIRMWARE_VERSION, uptimeSeconds: state.uptimeSeconds(), serial: opts.serial } }),
+      },
+    },
+    '/api/config': {
+      GET: { access: 'admin', openWithFlaw: true, run: () => ({ status: 200, body: state.config() }) },
+      PUT: {
+        access: 'admin',
+        body: true,
+        run: ({ body, session }) => {
+          const result = state.updateConfig(body);
+          if (!result.ok) return badRequest(result.error);
+          log(`http: config changed by user=${JSON.stringify(session?.user ?? '(anonymous)')}`);
+          return { status: 204 };
+        },
+      },
+    },
+    '/api/users': { GET: { access: 'admin', openWithFlaw: true, run: userList } },
+    '/api/logout': {
+      POST: {
+        access: 'session',
+        run: ({ token, session }) => {
+          if (token) sessions.revoke(token);
+          log(`http: logout user=${JSON.stringify(session?.user ?? '')}`);
+          return { status: 204 };
+        },
+      },
+    },
+  };
+}
+
+function send(res: ServerResponse, reply: Reply, close = false): void {
+  if (res.headersSent) return;
+  const headers: Record<string, string> = {
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    ...reply.headers,
+  };
+  if (close) headers.Connection = 'close';
+  if (reply.status === 204 || reply.body === undefined) {
+    res.writeHead(reply.status, headers);
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(reply.body);
+  headers['Content-Type'] = 'application/json; charset=utf-8';
+  headers['Content-Length'] = String(Buffer.byteLength(text));
+  res.writeHead(reply.status, headers);
+  res.end(text);
+}
+
+const hasRole = (session: Session, role: AccountRole): boolean => session.role === role;
+
+export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
+  const sessions = new Sessions();
+  const routes = createRoutes(opts, sessions);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rawUrl = req.url ?? '';
+    if (!rawUrl.startsWith('/')) return send(res, badRequest('bad request target'));
+    let path: string;
+    try {
+      path = new URL(rawUrl, 'http://device').pathname;
+    } catch {
+      return send(res, badRequest('bad request target'));
+    }
+    const route = routes[path];
+    if (!route) return send(res, { status: 404, body: { error: 'not found' } });
+    const method = req.method ?? '';
+    const def = Object.prototype.hasOwnProperty.call(route, method) ? route[method] : undefined;
+    if (!def) {
+      return send(res, { status: 405, body: { error: 'method not allowed' }, headers: { Allow: Object.keys(route).join(', ') } });
+    }
+
+    const token = bearer(req);
+    const session = token === undefined ? undefined : sessions.get(token);
+    const open = def.access === 'public' || (def.openWithFlaw === true && opts.flaws.has('anonymous-http'));
+    if (!open) {
+      if (!session) return send(res, AUTH_REQUIRED);
+      if (def.access === 'admin' && !hasRole(session, 'admin')) return send(res, FORBIDDEN);
+    }
+
+    let body: unknown;
+    if (def.body) {
+      const read = await readBody(req);
+      if (read.kind === 'aborted') return;
+      if (read.kind === 'too-large') return send(res, { status: 413, body: { error: `request body larger than ${MAX_BODY_BYTES} bytes` } }, read.close);
+      try {
+        body = JSON.parse(read.data.toString('utf8'));
+      } catch {
+        return send(res, badRequest('malformed JSON'));
+      }
+    }
+    send(res, def.run({ session, token, body }));
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      opts.log(`http: internal error: ${err instanceof Error ? err.message : String(err)}`);
+      send(res, { status: 500, body: { error: 'internal error' } }, true);
+    });
+  });
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 5_000;
+  const port = await listenTcp(server, opts.port, opts.host);
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closing ??= (async () => {
+        server.closeAllConnections();
+        await closeTcp(server);
+      })();
+      return closing;
+    },
+  };
+}

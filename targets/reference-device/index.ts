@@ -1,0 +1,7 @@
+// Public API of the reference device: a real network device emulator (MQTT,
+// CoAP, HTTP on loopback) whose every weakness is a named flaw; the default
+// target of `gauntlet run` and the subject of the flaw-matrix tests.
+
+export { FLAWS, FLAW_INFO, parseFlaws, type Flaw } from './flaws.js';
+export type { DeviceOptions } from './options.js';
+export { startReferenceDevice, type RunningDevice } from './device.js';

@@ -1,0 +1,108 @@
+// Options of startReferenceDevice and their resolution: defaults, per-unit
+// random credentials and identity (as a real production line would assign),
+// and validation with USAGE errors naming the bad field.
+
+import { randomBytes, randomInt } from 'node:crypto';
+import { GauntletError } from '../../harness/core/errors.js';
+import { FLAWS, isFlaw, type Flaw } from './flaws.js';
+
+export interface DeviceOptions {
+  /** Address every interface binds to; default '127.0.0.1'. */
+  host?: string;
+  /** Ports; 0 (the default) picks a free port. */
+  ports?: { mqtt?: number; coap?: number; http?: number };
+  flaws?: readonly Flaw[];
+  /** Whether the admin account still has the shipped password; default true. */
+  factoryFresh?: boolean;
+  /** Default {attempts: 5, windowMs: 1000, durationMs: 1000}. */
+  lockout?: { attempts: number; windowMs: number; durationMs: number };
+  /** Default: random per unit (16 base64url characters each). */
+  credentials?: { adminPass?: string; sensorPass?: string; shippedPass?: string };
+  /** Default: vendor 'Gauntlet', model 'RD-1', serial 'RD1-' + 6 random digits, a random locally administered MAC. */
+  identity?: { vendor?: string; model?: string; serial?: string; mac?: string };
+  /** Event log of the device (logins, lockouts, password changes), one line per event. */
+  log?: (line: string) => void;
+}
+
+export interface ResolvedOptions {
+  readonly host: string;
+  readonly ports: { readonly mqtt: number; readonly coap: number; readonly http: number };
+  readonly flaws: readonly Flaw[];
+  readonly factoryFresh: boolean;
+  readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
+  readonly credentials: { readonly adminPass: string; readonly sensorPass: string; readonly shippedPass: string };
+  readonly identity: { readonly vendor: string; readonly model: string; readonly serial: string; readonly mac: string };
+  readonly log: (line: string) => void;
+}
+
+export const DEFAULT_LOCKOUT = Object.freeze({ attempts: 5, windowMs: 1000, durationMs: 1000 });
+
+const MAC = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
+
+function usage(message: string): GauntletError {
+  return new GauntletError('USAGE', `reference device: ${message}`);
+}
+
+/** A random password of 16 base64url characters. */
+export function randomPassword(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/** A random locally administered, unicast MAC: 02:xx:xx:xx:xx:xx. */
+export function randomMac(): string {
+  return ['02', ...[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+export function randomSerial(): string {
+  return `RD1-${String(randomInt(0, 1_000_000)).padStart(6, '0')}`;
+}
+
+function port(name: string, value: number | undefined): number {
+  const p = value ?? 0;
+  if (!Number.isInteger(p) || p < 0 || p > 65_535) throw usage(`ports.${name}: expected an integer from 0 to 65535 (got ${String(value)})`);
+  return p;
+}
+
+function password(name: string, value: string | undefined): string {
+  if (value === undefined) return randomPassword();
+  if (typeof value !== 'string' || value.length === 0) throw usage(`credentials.${name}: expected a non-empty string`);
+  return value;
+}
+
+export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
+  const flaws: Flaw[] = [];
+  for (const f of opts.flaws ?? []) {
+    if (!isFlaw(f)) throw new GauntletError('USAGE', `unknown flaw "${String(f)}"; known: ${FLAWS.join(', ')}`);
+    if (!flaws.includes(f)) flaws.push(f);
+  }
+  const lockout = { ...DEFAULT_LOCKOUT, ...opts.lockout };
+  if (!Number.isInteger(lockout.attempts) || lockout.attempts < 1) throw usage('lockout.attempts: expected an integer of at least 1');
+  if (!Number.isFinite(lockout.windowMs) || lockout.windowMs <= 0) throw usage('lockout.windowMs: expected a positive number of ms');
+  if (!Number.isFinite(lockout.durationMs) || lockout.durationMs <= 0) throw usage('lockout.durationMs: expected a positive number of ms');
+
+  const mac = opts.identity?.mac ?? randomMac();
+  if (!MAC.test(mac)) throw usage(`identity.mac: expected a MAC like 02:00:5e:10:00:01 (got "${mac}")`);
+
+  const host = opts.host ?? '127.0.0.1';
+  if (host.length === 0) throw usage('host: expected an address');
+
+  return {
+    host,
+    ports: { mqtt: port('mqtt', opts.ports?.mqtt), coap: port('coap', opts.ports?.coap), http: port('http', opts.ports?.http) },
+    flaws,
+    factoryFresh: opts.factoryFresh ?? true,
+    lockout,
+    credentials: {
+      adminPass: password('adminPass', opts.credentials?.adminPass),
+      sensorPass: password('sensorPass', opts.credentials?.sensorPass),
+      shippedPass: password('shippedPass', opts.credentials?.shippedPass),
+    },
+    identity: {
+      vendor: opts.identity?.vendor ?? 'Gauntlet',
+      model: opts.identity?.model ?? 'RD-1',
+      serial: opts.identity?.serial ?? randomSerial(),
+      mac: mac.toLowerCase().replace(/-/g, ':'),
+    },
+    log: opts.log ?? (() => {}),
+  };
+}

@@ -1,0 +1,42 @@
+// Listening and closing helpers shared by the TCP servers of the device:
+// listen on a port (0 = free) and report the real one; close so that no
+// connection, keep-alive or half-open socket keeps the process alive.
+
+import type { Server, Socket } from 'node:net';
+
+/** Open connections of each server started through listenTcp. */
+const tracked = new WeakMap<Server, Set<Socket>>();
+
+/** Listens and resolves with the bound port; rejects on EADDRINUSE and the like. */
+export function listenTcp(server: Server, port: number, host: string): Promise<number> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  tracked.set(server, sockets);
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      // After listening, a server error must not crash the process.
+      server.on('error', () => {});
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    });
+  });
+}
+
+/** Stops accepting, destroys every open connection and resolves once the server is closed. */
+export function closeTcp(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      for (const s of tracked.get(server) ?? []) s.destroy();
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    for (const s of tracked.get(server) ?? []) s.destroy();
+  });
+}

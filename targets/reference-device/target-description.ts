@@ -1,0 +1,81 @@
+// The target file (gauntlet-target/1) a running unit hands to the harness:
+// where its interfaces are, the principals the lab was given, and the
+// manufacturer's declaration. The declaration always describes the HARDENED
+// device, whatever flaws are on: flaws are what the checks must find.
+
+import type { TargetFileInput } from '../../harness/core/target-file.js';
+import { COAP_RESOURCES } from './coap-server.js';
+
+export interface DescribedUnit {
+  readonly host: string;
+  readonly ports: { readonly mqtt: number; readonly coap: number; readonly http: number };
+  readonly identity: { readonly vendor: string; readonly model: string; readonly serial: string; readonly mac: string };
+  readonly credentials: { readonly adminPass: string; readonly sensorPass: string; readonly shippedPass: string };
+  readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
+  /** The first-use state the unit was started in. */
+  readonly factoryFresh: boolean;
+}
+
+/** A host as it appears in a URL: IPv6 literals in brackets. */
+export function urlHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+export function describeUnit(u: DescribedUnit): TargetFileInput {
+  const h = urlHost(u.host);
+  return {
+    format: 'gauntlet-target/1',
+    name: 'reference-device',
+    scope: { hosts: [u.host] },
+    identity: { ...u.identity },
+    interfaces: [
+      { id: 'mqtt', protocol: 'mqtt', role: 'server', url: `mqtt://${h}:${u.ports.mqtt}`, version: 4 },
+      { id: 'coap', protocol: 'coap', role: 'server', url: `coap://${h}:${u.ports.coap}` },
+      {
+        id: 'http',
+        protocol: 'http',
+        role: 'server',
+        url: `http://${h}:${u.ports.http}`,
+        probe: '/api/health',
+        protected: '/api/config',
+        auth: {
+          kind: 'json',
+          method: 'POST',
+          path: '/api/login',
+          body: { username: '{user}', password: '{pass}' },
+          token: '$.token',
+          header: { name: 'Authorization', value: 'Bearer {token}' },
+        },
+      },
+    ],
+    principals: {
+      admin: { user: 'admin', pass: u.credentials.adminPass, role: 'admin' },
+      sensor: { user: 'sensor-1', pass: u.credentials.sensorPass, role: 'device' },
+    },
+    declaration: {
+      lockout: { attempts: u.lockout.attempts, window: `${u.lockout.windowMs}ms`, duration: `${u.lockout.durationMs}ms` },
+      firstUse: {
+        state: u.factoryFresh ? 'factory-fresh' : 'provisioned',
+        shipped: { user: 'admin', pass: u.credentials.shippedPass },
+        change: {
+          via: 'http',
+          method: 'POST',
+          path: '/api/password',
+          body: { username: '{user}', password: '{pass}', newPassword: '{new}' },
+          provisionAs: 'admin',
+        },
+      },
+      access: {
+        mqtt: { anonymous: false },
+        coap: {
+          anonymous: { '/.well-known/core': ['GET'], '/sensors/temperature': ['GET'], '/sensors/humidity': ['GET'] },
+          resources: [...COAP_RESOURCES],
+        },
+        http: {
+          public: ['GET /api/health', 'POST /api/login', 'POST /api/password'],
+          protected: ['GET /api/status', 'GET /api/config', 'PUT /api/config', 'GET /api/users', 'POST /api/logout'],
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,170 @@
+// The named flaws of the reference device: parseFlaws, and a matrix proving
+// each flaw switches on exactly its own weakness (every probe finds nothing
+// on the hardened unit and only its flaw's weakness on a flawed one), plus the
+// details of each weakness.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { GauntletError } from '../../../harness/core/errors.js';
+import { FLAWS, FLAW_INFO, parseFlaws, startReferenceDevice, type Flaw, type RunningDevice } from '../../../targets/reference-device/index.js';
+import { coapRequest, http, login, mqttConnack, provision, token } from './helpers.js';
+
+let dev: RunningDevice | undefined;
+
+afterEach(async () => {
+  await dev?.close();
+  dev = undefined;
+});
+
+const macSuffix = (d: RunningDevice): string => d.identity.mac.replace(/:/g, '').slice(-6);
+
+/** One probe per flaw: resolves true when the weakness is present. Run on a factory-fresh unit, in order. */
+const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])[] = [
+  ['no-forced-change', async (d) => (await login(d, 'admin', d.credentials.shipped.pass)).status === 200],
+  ['anonymous-mqtt', async (d) => (await mqttConnack(d.endpoints.mqtt)) === 0],
+  ['anonymous-http', async (d) => (await http(d.endpoints.http, 'GET', '/api/config')).status === 200],
+  ['anonymous-coap-config', async (d) => (await coapRequest(d.endpoints.coap, 'GET', '/config')).code === '2.05'],
+  ['default-credentials', async (d) => (await login(d, 'support', 'support')).status === 200],
+  ['derived-credentials', async (d) => (await login(d, 'service', macSuffix(d))).status === 200],
+  ['password-prefix-match', async (d) => (await login(d, 'admin', d.credentials.admin.pass.slice(0, 3))).status === 200],
+  [
+    'no-lockout',
+    async (d) => {
+      for (let i = 0; i < d.lockout.attempts + 2; i++) await login(d, 'sensor-1', `wrong-${i}`);
+      return (await login(d, 'sensor-1', d.credentials.sensor.pass)).status === 200;
+    },
+  ],
+];
+
+/** A window long enough that slow machines still reach the limit inside it. */
+const MATRIX_LOCKOUT = { attempts: 5, windowMs: 10_000, durationMs: 10_000 };
+
+async function weaknesses(d: RunningDevice): Promise<Flaw[]> {
+  const found: Flaw[] = [];
+  for (const [flaw, probe] of PROBES) {
+    if (await probe(d)) found.push(flaw);
+    if (flaw === 'no-forced-change') await provision(d); // the remaining probes need a provisioned unit
+  }
+  return found;
+}
+
+describe('reference device: flaw list', () => {
+  it('describes every flaw in one line', () => {
+    expect(Object.keys(FLAW_INFO).sort()).toEqual([...FLAWS].sort());
+    for (const f of FLAWS) expect(FLAW_INFO[f]).toMatch(/^[^\n]{10,}$/);
+  });
+
+  it('parses comma-separated lists and refuses unknown names with USAGE', () => {
+    expect(parseFlaws('')).toEqual([]);
+    expect(parseFlaws('no-lockout')).toEqual(['no-lockout']);
+    expect(parseFlaws(' anonymous-mqtt , no-lockout,anonymous-mqtt,')).toEqual(['anonymous-mqtt', 'no-lockout']);
+    expect(() => parseFlaws('no-lockout,telnet')).toThrowError(GauntletError);
+    try {
+      parseFlaws('telnet');
+    } catch (e) {
+      expect((e as GauntletError).code).toBe('USAGE');
+      expect((e as Error).message).toBe(`unknown flaw "telnet"; known: ${FLAWS.join(', ')}`);
+    }
+  });
+
+  it('refuses unknown flaws passed to startReferenceDevice', async () => {
+    await expect(startReferenceDevice({ flaws: ['telnet' as Flaw] })).rejects.toMatchObject({ code: 'USAGE' });
+  });
+});
+
+describe('reference device: each flaw switches on exactly its weakness', () => {
+  it('the hardened unit shows none of the weaknesses', async () => {
+    dev = await startReferenceDevice({ lockout: MATRIX_LOCKOUT });
+    expect(await weaknesses(dev)).toEqual([]);
+  });
+
+  it.each(FLAWS.map((f) => [f]))('%s shows only its own weakness', async (flaw) => {
+    dev = await startReferenceDevice({ flaws: [flaw], lockout: MATRIX_LOCKOUT });
+    expect(dev.flaws).toEqual([flaw]);
+    expect(await weaknesses(dev)).toEqual([flaw]);
+  });
+
+  it('flaws combine', async () => {
+    dev = await startReferenceDevice({ flaws: ['anonymous-mqtt', 'default-credentials', 'no-lockout'], lockout: MATRIX_LOCKOUT });
+    expect((await weaknesses(dev)).sort()).toEqual(['anonymous-mqtt', 'default-credentials', 'no-lockout']);
+  });
+});
+
+describe('reference device: flaw details', () => {
+  it('default-credentials: support/support is an admin on HTTP and MQTT, even factory-fresh, and is not listed', async () => {
+    dev = await startReferenceDevice({ flaws: ['default-credentials'] });
+    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'support', password: 'support' })).toBe(0);
+    const t = await token(dev, 'support', 'support');
+    const users = await http(dev.endpoints.http, 'GET', '/api/users', { token: t });
+    expect(users.status).toBe(200);
+    expect(JSON.stringify(users.json)).not.toContain('support');
+    expect((await login(dev, 'support', 'supporT')).status).toBe(401);
+  });
+
+  it('derived-credentials: service / last 6 hex digits of the MAC, whatever MAC the unit has', async () => {
+    dev = await startReferenceDevice({ flaws: ['derived-credentials'], factoryFresh: false, identity: { mac: '02-AB-CD-EF-12-3A' } });
+    expect(dev.identity.mac).toBe('02:ab:cd:ef:12:3a');
+    expect((await login(dev, 'service', 'ef123a')).status).toBe(200);
+    expect((await login(dev, 'service', 'EF123A')).status).toBe(401);
+    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'service', password: 'ef123a' })).toBe(0);
+  });
+
+  it('anonymous-mqtt: an anonymous client gets full rights', async () => {
+    dev = await startReferenceDevice({ flaws: ['anonymous-mqtt'], factoryFresh: false });
+    expect(await mqttConnack(dev.endpoints.mqtt)).toBe(0);
+    // Named users are still checked.
+    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: 'wrong-password' })).toBe(4);
+  });
+
+  it('anonymous-http: status, config and users answer without a session; PUT still needs admin', async () => {
+    dev = await startReferenceDevice({ flaws: ['anonymous-http'], factoryFresh: false });
+    for (const path of ['/api/status', '/api/config', '/api/users']) {
+      expect((await http(dev.endpoints.http, 'GET', path)).status, path).toBe(200);
+    }
+    expect((await http(dev.endpoints.http, 'PUT', '/api/config', { json: { reportIntervalSeconds: 5 } })).status).toBe(401);
+    expect((await http(dev.endpoints.http, 'POST', '/api/logout')).status).toBe(401);
+  });
+
+  it('anonymous-coap-config: GET returns the config JSON and PUT really changes it', async () => {
+    dev = await startReferenceDevice({ flaws: ['anonymous-coap-config'], factoryFresh: false });
+    const get = await coapRequest(dev.endpoints.coap, 'GET', '/config');
+    expect(get.code).toBe('2.05');
+    expect(get.contentFormat).toBe(50);
+    expect(JSON.parse(get.payload)).toMatchObject({ reportIntervalSeconds: 60 });
+    expect((await coapRequest(dev.endpoints.coap, 'PUT', '/config', '{"reportIntervalSeconds":7}')).code).toBe('2.04');
+    expect((await coapRequest(dev.endpoints.coap, 'PUT', '/config', '{"reportIntervalSeconds":"x"}')).code).toBe('4.00');
+    expect((await coapRequest(dev.endpoints.coap, 'PUT', '/config', 'not json')).code).toBe('4.00');
+    const t = await token(dev, 'admin', dev.credentials.admin.pass);
+    expect((await http(dev.endpoints.http, 'GET', '/api/config', { token: t })).json).toMatchObject({ reportIntervalSeconds: 7 });
+  });
+
+  it('no-forced-change: factory-fresh admin gets a token and MQTT access with the shipped password', async () => {
+    dev = await startReferenceDevice({ flaws: ['no-forced-change'] });
+    expect((await login(dev, 'admin', dev.credentials.shipped.pass)).status).toBe(200);
+    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: dev.credentials.shipped.pass })).toBe(0);
+    expect(dev.isFactoryFresh()).toBe(true);
+  });
+
+  it('password-prefix-match: any non-empty prefix works; the empty one and a non-prefix do not; lockout still applies', async () => {
+    dev = await startReferenceDevice({ flaws: ['password-prefix-match'], factoryFresh: false, lockout: { attempts: 3, windowMs: 10_000, durationMs: 10_000 } });
+    const pass = dev.credentials.admin.pass;
+    for (const guess of [pass.slice(0, 1), pass.slice(0, 8), pass]) expect((await login(dev, 'admin', guess)).status).toBe(200);
+    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: pass.slice(0, 2) })).toBe(0);
+    expect((await login(dev, 'admin', '')).status).toBe(401);
+    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: '' })).toBe(4);
+    expect((await login(dev, 'admin', `${pass}x`)).status).toBe(401);
+    expect((await login(dev, 'nobody', '')).status).toBe(401);
+    await login(dev, 'admin', 'not-a-prefix-1');
+    await login(dev, 'admin', 'not-a-prefix-2');
+    expect((await login(dev, 'admin', pass)).status).toBe(401);
+  });
+
+  it('no-lockout: unlimited guessing on HTTP and MQTT', async () => {
+    dev = await startReferenceDevice({ flaws: ['no-lockout'], factoryFresh: false, lockout: { attempts: 2, windowMs: 10_000, durationMs: 10_000 } });
+    for (let i = 0; i < 6; i++) {
+      await login(dev, 'admin', `wrong-${i}`);
+      await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: `wrong-${i}` });
+    }
+    expect((await login(dev, 'admin', dev.credentials.admin.pass)).status).toBe(200);
+    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: dev.credentials.admin.pass })).toBe(0);
+  });
+});

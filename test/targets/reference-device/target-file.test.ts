@@ -1,0 +1,122 @@
+// The target file a reference-device unit emits: valid under the harness's
+// gauntlet-target/1 schema, pointing at the unit's real ports, with the
+// hardened declaration whatever flaws are on.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { targetFromObject, targetFileSchema } from '../../../harness/core/target-file.js';
+import { FLAWS, startReferenceDevice, type RunningDevice } from '../../../targets/reference-device/index.js';
+
+let dev: RunningDevice | undefined;
+
+afterEach(async () => {
+  await dev?.close();
+  dev = undefined;
+});
+
+describe('reference device: target file', () => {
+  it('validates and resolves through the harness schema', async () => {
+    dev = await startReferenceDevice({ lockout: { attempts: 4, windowMs: 30_000, durationMs: 60_000 } });
+    const file = dev.targetFile();
+    expect(targetFileSchema.safeParse(file).success).toBe(true);
+    const target = targetFromObject(file, 'builtin:reference-device', {});
+    expect(target.name).toBe('reference-device');
+    expect(target.scope.hosts).toEqual(['127.0.0.1']);
+
+    const byId = Object.fromEntries(target.interfaces.map((i) => [i.id, i]));
+    expect(byId.mqtt).toMatchObject({ protocol: 'mqtt', host: '127.0.0.1', port: dev.endpoints.mqtt.port, version: 4, role: 'server' });
+    expect(byId.coap).toMatchObject({ protocol: 'coap', host: '127.0.0.1', port: dev.endpoints.coap.port });
+    expect(byId.http).toMatchObject({
+      protocol: 'http',
+      port: dev.endpoints.http.port,
+      probePath: '/api/health',
+      protectedPath: '/api/config',
+      auth: {
+        kind: 'json',
+        method: 'POST',
+        path: '/api/login',
+        body: { username: '{user}', password: '{pass}' },
+        token: '$.token',
+        header: { name: 'Authorization', value: 'Bearer {token}' },
+      },
+    });
+
+    expect(target.principals).toEqual([
+      { name: 'admin', user: 'admin', pass: dev.credentials.admin.pass, role: 'admin' },
+      { name: 'sensor', user: 'sensor-1', pass: dev.credentials.sensor.pass, role: 'device' },
+    ]);
+    const d = target.declaration;
+    expect(d.identity).toEqual(dev.identity);
+    expect(d.lockout).toEqual({ attempts: 4, windowMs: 30_000, durationMs: 60_000 });
+    expect(d.firstUse).toEqual({
+      state: 'factory-fresh',
+      shipped: { user: 'admin', pass: dev.credentials.shipped.pass },
+      change: {
+        via: 'http',
+        method: 'POST',
+        path: '/api/password',
+        body: { username: '{user}', password: '{pass}', newPassword: '{new}' },
+        provisionAs: 'admin',
+      },
+    });
+    expect(d.access.mqtt).toEqual({ anonymous: false });
+    expect(d.access.coap.anonymous).toEqual({ '/.well-known/core': ['GET'], '/sensors/temperature': ['GET'], '/sensors/humidity': ['GET'] });
+    expect([...d.access.coap.resources].sort()).toEqual(['/config', '/sensors/humidity', '/sensors/temperature']);
+    expect(d.access.http.public).toEqual(['GET /api/health', 'POST /api/login', 'POST /api/password']);
+    expect(d.access.http.protected).toEqual(['GET /api/status', 'GET /api/config', 'PUT /api/config', 'GET /api/users', 'POST /api/logout']);
+  });
+
+  it('keeps the hardened declaration when flaws are on', async () => {
+    dev = await startReferenceDevice({ factoryFresh: false });
+    const hardened = dev.targetFile().declaration;
+    await dev.close();
+    dev = await startReferenceDevice({ factoryFresh: false, flaws: [...FLAWS] });
+    const flawed = dev.targetFile();
+    expect(targetFileSchema.safeParse(flawed).success).toBe(true);
+    // Only the secrets differ between units.
+    const strip = (x: unknown) => JSON.parse(JSON.stringify(x, (k, v: unknown) => (k === 'pass' ? '<secret>' : v)));
+    expect(strip(flawed.declaration)).toEqual(strip(hardened));
+    expect(flawed.declaration?.firstUse?.state).toBe('provisioned');
+  });
+
+  it('uses the identity it was given and random, well-formed ones otherwise', async () => {
+    dev = await startReferenceDevice({ identity: { vendor: 'Acme', model: 'T-1', serial: 'SN-42', mac: '02:00:5E:10:00:01' } });
+    expect(dev.targetFile().identity).toEqual({ vendor: 'Acme', model: 'T-1', serial: 'SN-42', mac: '02:00:5e:10:00:01' });
+    await dev.close();
+    dev = await startReferenceDevice();
+    expect(dev.identity.vendor).toBe('Gauntlet');
+    expect(dev.identity.model).toBe('RD-1');
+    expect(dev.identity.serial).toMatch(/^RD1-\d{6}$/);
+    expect(dev.identity.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/);
+    for (const p of [dev.credentials.admin.pass, dev.credentials.sensor.pass, dev.credentials.shipped.pass]) expect(p).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(new Set([dev.credentials.admin.pass, dev.credentials.sensor.pass, dev.credentials.shipped.pass]).size).toBe(3);
+    const other = await startReferenceDevice();
+    try {
+      expect(other.credentials.admin.pass).not.toBe(dev.credentials.admin.pass);
+      expect(other.identity.mac).not.toBe(dev.identity.mac);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('brackets an IPv6 host in URLs and keeps it bare in scope', async (ctx) => {
+    try {
+      dev = await startReferenceDevice({ host: '::1' });
+    } catch (e) {
+      if ((e as { code?: string }).code === 'DEVICE_START' && /EADDRNOTAVAIL|EAFNOSUPPORT/.test(String(e))) return ctx.skip();
+      throw e;
+    }
+    const file = dev.targetFile();
+    expect(file.scope.hosts).toEqual(['::1']);
+    expect(file.interfaces.map((i) => i.url)).toEqual([
+      `mqtt://[::1]:${dev.endpoints.mqtt.port}`,
+      `coap://[::1]:${dev.endpoints.coap.port}`,
+      `http://[::1]:${dev.endpoints.http.port}`,
+    ]);
+    const target = targetFromObject(file, 'builtin:reference-device', {});
+    expect(target.interfaces.map((i) => [i.host, i.port])).toEqual([
+      ['::1', dev.endpoints.mqtt.port],
+      ['::1', dev.endpoints.coap.port],
+      ['::1', dev.endpoints.http.port],
+    ]);
+  });
+});
