@@ -2,10 +2,10 @@
 // Every error names the file, the line, the field and what was expected, in
 // one line, so a lab engineer fixes it without reading a stack trace.
 
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { GauntletError } from './errors.js';
+import { readTextFile } from './read-file.js';
 
 export interface LoadedYaml {
   readonly path: string;
@@ -15,14 +15,7 @@ export interface LoadedYaml {
 }
 
 export function readYamlFile(path: string, what: string): LoadedYaml {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? 'error'})`;
-    throw new GauntletError('CONFIG_NOT_FOUND', `${path}: ${what} ${why}`);
-  }
+  const text = readTextFile(path, what);
   return parseYamlText(text, path);
 }
 

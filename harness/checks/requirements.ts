@@ -1,0 +1,65 @@
+// Requirement ids each catalog check (STANDARDS.md section 0) evidences, from
+// the cross-walk in STANDARDS.md section 2. Form: `<standard>:<id>`.
+// Checks take their `requirements` from here so one table stays the truth.
+
+export const STD = {
+  nistir: 'NISTIR-8259A',
+  en303645: 'ETSI-EN-303-645',
+  ts103701: 'ETSI-TS-103-701',
+  en18031: 'EN-18031-1',
+  sb327: 'CA-SB-327',
+  cta2088: 'CTA-2088-A',
+} as const;
+
+const ids = (std: string, list: string[]) => list.map((x) => `${std}:${x}`);
+
+export const CATALOG: Readonly<Record<string, readonly string[]>> = {
+  // Default and known credentials refused.
+  C01: [
+    ...ids(STD.nistir, ['LAI-2']),
+    ...ids(STD.en303645, ['5.1-1', '5.1-2']),
+    ...ids(STD.ts103701, ['5.1-1-2c']),
+    ...ids(STD.en18031, ['AUM-5-1']),
+    ...ids(STD.sb327, ['1798.91.04(b)(1)']),
+    ...ids(STD.cta2088, ['SA-006']),
+  ],
+  // A factory-fresh unit demands a new credential before any function.
+  C02: [
+    ...ids(STD.nistir, ['LAI-2']),
+    ...ids(STD.en303645, ['5.1-1']),
+    ...ids(STD.ts103701, ['5.1-1-2b']),
+    ...ids(STD.en18031, ['AUM-5-1']),
+    ...ids(STD.sb327, ['1798.91.04(b)(2)']),
+    ...ids(STD.cta2088, ['SA-005']),
+  ],
+  // Brute force throttled to the declared limit.
+  C03: [
+    ...ids(STD.nistir, ['LAI-3']),
+    ...ids(STD.en303645, ['5.1-5']),
+    ...ids(STD.ts103701, ['5.1-5-2b']),
+    ...ids(STD.en18031, ['AUM-6']),
+    ...ids(STD.cta2088, ['SA-003']),
+  ],
+  // Unauthenticated subjects denied (authorization matrix, anonymous row).
+  C04: [
+    ...ids(STD.nistir, ['LAI-2', 'Conf-2']),
+    ...ids(STD.en303645, ['5.5-4', '5.5-5']),
+    ...ids(STD.ts103701, ['5.5-4-2', '5.5-5-2']),
+    ...ids(STD.en18031, ['ACM-1', 'AUM-1-1', 'AUM-3']),
+    ...ids(STD.sb327, ['1798.91.04(a)']),
+    ...ids(STD.cta2088, ['SA-002']),
+  ],
+  // Bad input is not accepted (here: malformed authenticators).
+  C15: [
+    ...ids(STD.en303645, ['5.13-1']),
+    ...ids(STD.ts103701, ['5.13-1-2a']),
+    ...ids(STD.en18031, ['GEC-6']),
+    ...ids(STD.cta2088, ['DV-001']),
+  ],
+};
+
+export function requirementsOf(...catalog: string[]): string[] {
+  const out = new Set<string>();
+  for (const c of catalog) for (const r of CATALOG[c] ?? []) out.add(r);
+  return [...out];
+}

@@ -1,0 +1,147 @@
+// One run from the command line's point of view: resolve the target (a file,
+// or the built-in reference device started in-process), plan, run with
+// reporters, handle Ctrl-C by writing what there is, and compute the exit
+// code from the gate. `run` and `replay` both come through here.
+
+import { join, relative } from 'node:path';
+import type { CheckResult, Profile, RunMeta, Target } from '../model/index.js';
+import { EXIT, GauntletError } from '../core/errors.js';
+import { harnessVersion } from '../core/paths.js';
+import { plan } from '../core/planner.js';
+import { runChecks } from '../core/runner.js';
+import { loadTargetFile, targetFromObject } from '../core/target-file.js';
+import { CHECKS } from '../checks/registry.js';
+import {
+  ConsoleReporter,
+  EventLogReporter,
+  FindingsWriter,
+  JsonReporter,
+  JunitReporter,
+  ReporterMux,
+  createReportDir,
+  newRunId,
+  EVENTS_FILE,
+  REPORT_FILE,
+  JUNIT_FILE,
+  findingFilePath,
+} from '../report/index.js';
+import { startReferenceDevice, type Flaw, type RunningDevice } from '../../targets/reference-device/index.js';
+
+export const BUILTIN_TARGET = 'builtin:reference-device';
+
+export type Gate = 'any-fail' | 'none';
+
+export interface SessionOptions {
+  readonly targetFile?: string;
+  readonly flaws: readonly Flaw[];
+  readonly profile: Profile;
+  readonly only: readonly string[];
+  readonly seed: number;
+  readonly out?: string;
+  readonly reportsBase: string;
+  readonly gate: Gate;
+  readonly ioTimeoutMs: number;
+  readonly budget: { readonly numRuns: number; readonly timeMs: number };
+  readonly replayPath?: string;
+  readonly argv: readonly string[];
+  readonly color: boolean;
+  readonly verbose: boolean;
+}
+
+export interface SessionResult {
+  readonly exitCode: number;
+  readonly reportDir: string;
+  readonly results: readonly CheckResult[];
+  readonly interrupted: boolean;
+}
+
+/** Exit code: 1 when the gate fails on findings, else 3 on harness errors, else 0; 130 when interrupted. */
+export function exitCodeFor(results: readonly CheckResult[], gate: Gate, interrupted: boolean): number {
+  if (interrupted) return EXIT.interrupted;
+  if (gate === 'any-fail' && results.some((r) => r.verdict === 'fail')) return EXIT.gateFailed;
+  if (results.some((r) => r.verdict === 'error')) return EXIT.harness;
+  return EXIT.ok;
+}
+
+const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@,=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+export async function runSession(o: SessionOptions): Promise<SessionResult> {
+  if (o.targetFile && o.flaws.length > 0) {
+    throw new GauntletError('USAGE', '--flaws switches weaknesses on in the built-in reference device; it cannot be used with --target');
+  }
+  // Load and validate everything before anything starts or is written.
+  let target: Target | undefined = o.targetFile ? loadTargetFile(o.targetFile) : undefined;
+  const runId = newRunId(new Date());
+  let device: RunningDevice | undefined;
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write(`\ngauntlet: ${sig}: stopping after the current step and writing reports (again to quit at once)\n`);
+      controller.abort();
+    } else {
+      process.exit(EXIT.interrupted);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    if (!target) {
+      try {
+        device = await startReferenceDevice({ flaws: o.flaws });
+      } catch (e) {
+        throw new GauntletError('DEVICE_START', `the built-in reference device did not start: ${(e as Error).message}`, { cause: e });
+      }
+      target = targetFromObject(device.targetFile(), BUILTIN_TARGET);
+    }
+    const planned = plan(target, o.profile, CHECKS, { runSeed: o.seed, only: o.only });
+    const reportDir = createReportDir(o.reportsBase, runId, o.out);
+    const relDir = relative(process.cwd(), reportDir) || '.';
+    const meta: RunMeta = {
+      id: runId,
+      seed: o.seed,
+      startedAt: new Date().toISOString(),
+      target: target.name,
+      targetSource: o.targetFile ?? BUILTIN_TARGET,
+      profile: o.profile.name,
+      harnessVersion: harnessVersion(),
+      flaws: [...o.flaws],
+      argv: [...o.argv],
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+    };
+    const json = new JsonReporter(join(reportDir, REPORT_FILE));
+    const mux = new ReporterMux([
+      new ConsoleReporter({ out: process.stdout, tty: Boolean(process.stdout.isTTY) && !process.env['CI'], color: o.color, verbose: o.verbose }),
+      new EventLogReporter(join(reportDir, EVENTS_FILE)),
+      json,
+      new JunitReporter(join(reportDir, JUNIT_FILE)),
+      new FindingsWriter(reportDir),
+    ]);
+    const outcome = await runChecks({
+      target,
+      plan: planned,
+      meta,
+      dispatch: (e) => mux.dispatch(e),
+      signal: controller.signal,
+      ioTimeoutMs: o.ioTimeoutMs,
+      budget: o.budget,
+      replayPath: o.replayPath,
+      replayCommand: ({ fileId }) => `gauntlet replay ${shellQuote(join(relDir, findingFilePath(fileId)))}`,
+    });
+    await mux.idle();
+    for (const f of mux.errors()) process.stderr.write(`gauntlet: reporter ${f.reporter} failed on ${f.event}: ${f.message}\n`);
+    process.stdout.write(`\nreports: ${relDir}/ (${REPORT_FILE}, ${JUNIT_FILE}, ${EVENTS_FILE}${outcome.results.some((r) => r.findings.length) ? ', findings/' : ''})\n`);
+    return {
+      exitCode: exitCodeFor(outcome.results, o.gate, outcome.interrupted),
+      reportDir,
+      results: outcome.results,
+      interrupted: outcome.interrupted,
+    };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await device?.close();
+  }
+}

@@ -1,0 +1,43 @@
+// Liveness probes, one per protocol. Any well-formed answer means alive, a
+// refusal included: a broker that says "not authorized" is up. Silence or a
+// refused connection means the target is down, and the runner then calls a
+// check's verdict inconclusive rather than pass or fail.
+
+import type { Interface } from '../model/index.js';
+import type { Io } from '../protocols/common/io.js';
+import { connectFor, mqttConnectAttempt } from '../protocols/mqtt/connect-attempt.js';
+import { coapExchange } from '../protocols/coap/exchange.js';
+import { httpExchange } from '../protocols/http/exchange.js';
+
+export interface Liveness {
+  readonly alive: boolean;
+  readonly detail: string;
+}
+
+export async function probe(iface: Interface, io: Io): Promise<Liveness> {
+  switch (iface.protocol) {
+    case 'mqtt':
+    case 'mqtts': {
+      const o = await mqttConnectAttempt(iface, iface.version, connectFor(iface.version, {}), io, 'CONNECT (liveness probe, anonymous)');
+      if (o.kind === 'accepted' || o.kind === 'refused') return { alive: true, detail: `CONNACK ${o.code}` };
+      if (o.kind === 'closed') return { alive: true, detail: 'TCP accepted, closed without CONNACK' };
+      return { alive: false, detail: o.kind === 'unreachable' ? `connect failed: ${o.error}` : `no CONNACK (${o.kind})` };
+    }
+    case 'coap':
+    case 'coaps': {
+      const o = await coapExchange(iface, undefined, io);
+      if (o.kind === 'reset') return { alive: true, detail: 'RST to CoAP ping' };
+      if (o.kind === 'response') return { alive: true, detail: `answered the CoAP ping with ${o.code} (RFC 7252 4.3 expects RST)` };
+      // Some stacks ignore pings: a GET of the discovery resource settles it.
+      const g = await coapExchange(iface, { method: 'GET', path: '/.well-known/core' }, io);
+      if (g.kind === 'response' || g.kind === 'reset') return { alive: true, detail: `ignored the CoAP ping but answered GET /.well-known/core (${g.kind === 'reset' ? 'RST' : g.code})` };
+      return { alive: false, detail: o.kind === 'unreachable' ? `unreachable: ${o.error}` : `no answer to CoAP ping (${o.kind})` };
+    }
+    case 'http':
+    case 'https': {
+      const o = await httpExchange(iface, { method: 'GET', path: iface.probePath }, io);
+      if (o.kind === 'response') return { alive: true, detail: `GET ${iface.probePath} answered ${o.status}` };
+      return { alive: false, detail: o.kind === 'unreachable' ? `unreachable: ${o.error}` : 'no HTTP reply' };
+    }
+  }
+}

@@ -1,0 +1,72 @@
+// One HTTP request with undici, recorded in the transcript, bounded in time
+// and in how much of the body is kept. Outcomes are data, never exceptions.
+
+import { Client } from 'undici';
+import type { HttpInterface } from '../../model/index.js';
+import { printable, type Io } from '../common/io.js';
+
+export interface HttpRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string | Buffer;
+}
+
+export type HttpOutcome =
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+      /** At most 64 KiB of the body, as text. */
+      readonly body: string;
+    }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'unreachable'; readonly error: string };
+
+const BODY_CAP = 64 * 1024;
+
+export const originOf = (iface: Pick<HttpInterface, 'protocol' | 'host' | 'port'>) =>
+  `${iface.protocol}://${iface.host.includes(':') ? `[${iface.host}]` : iface.host}:${iface.port}`;
+
+export async function httpExchange(iface: HttpInterface, req: HttpRequest, io: Io): Promise<HttpOutcome> {
+  io.scope.assert(iface.host, `http ${io.peer}`);
+  const client = new Client(originOf(iface), {
+    connectTimeout: io.timeoutMs,
+    headersTimeout: io.timeoutMs,
+    bodyTimeout: io.timeoutMs,
+    pipelining: 0,
+    connect: { rejectUnauthorized: false },
+  });
+  const bodyText = req.body === undefined ? '' : ` body "${printable(req.body.toString(), 80)}"`;
+  io.transcript.record({ dir: 'sent', peer: io.peer, decoded: `${req.method} ${req.path}${bodyText}` });
+  try {
+    const res = await client.request({
+      method: req.method as 'GET',
+      path: req.path,
+      headers: req.headers ? { ...req.headers } : {},
+      body: req.body,
+      signal: io.signal,
+    });
+    let body = '';
+    for await (const chunk of res.body) {
+      if (body.length < BODY_CAP) body += (chunk as Buffer).toString('utf8');
+    }
+    body = body.slice(0, BODY_CAP);
+    io.transcript.record({ dir: 'received', peer: io.peer, decoded: `${res.statusCode} ${body ? `"${printable(body, 100)}"` : '(empty)'}` });
+    return { kind: 'response', status: res.statusCode, headers: res.headers, body };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const code = err.code ?? err.name;
+    const timedOut = /TIMEOUT|Abort/i.test(String(code));
+    io.transcript.record({ dir: 'note', peer: io.peer, decoded: timedOut ? `no reply within ${io.timeoutMs}ms` : `request failed: ${code}` });
+    return timedOut ? { kind: 'timeout' } : { kind: 'unreachable', error: String(code) };
+  } finally {
+    await client.destroy().catch(() => undefined);
+  }
+}
+
+/** "METHOD /path" -> parts. */
+export function splitRoute(route: string): { method: string; path: string } {
+  const i = route.indexOf(' ');
+  return { method: route.slice(0, i), path: route.slice(i + 1) };
+}
