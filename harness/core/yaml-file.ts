@@ -24,7 +24,7 @@ export function parseYamlText(text: string, path: string): LoadedYaml {
   const doc: Document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {
-    const pos = first.linePos?.[0];
+    const pos = first.linePos?.[0] ?? lines.linePos(first.pos[0]);
     const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
     throw new GauntletError('CONFIG_PARSE', `${where}: not valid YAML: ${first.message.split('\n')[0]}`);
   }

@@ -1,0 +1,83 @@
+// The flaw matrix: every check is proven both ways. With each flaw switched
+// on, exactly the check instances that target it fail, each with evidence
+// and a replay command; on the hardened device every check passes.
+
+import { describe, expect, it } from 'vitest';
+import { startReferenceDevice, type Flaw, type RunningDevice, FLAWS } from '../../targets/reference-device/index.js';
+import { runAgainst, verdictTable } from '../support/run-target.js';
+
+/** Which instances each flaw must fail, and nothing else. */
+const EXPECTED: Readonly<Record<Flaw, readonly string[]>> = {
+  'default-credentials': ['auth.default-credentials@http', 'auth.default-credentials@mqtt'],
+  'derived-credentials': ['auth.default-credentials@http', 'auth.default-credentials@mqtt'],
+  'anonymous-mqtt': ['auth.anonymous-access@mqtt'],
+  'anonymous-http': ['auth.anonymous-access@http'],
+  'anonymous-coap-config': ['auth.anonymous-access@coap'],
+  'no-lockout': ['auth.brute-force@http', 'auth.brute-force@mqtt'],
+  'no-forced-change': ['auth.first-use-change@http', 'auth.first-use-change@mqtt'],
+  'password-prefix-match': ['auth.credential-robustness@http', 'auth.credential-robustness@mqtt'],
+};
+
+// Short lockout timings keep the paced dictionary and the brute-force wait fast.
+const LOCKOUT = { attempts: 5, windowMs: 300, durationMs: 300 };
+
+/** Each test owns its device, so tests run concurrently (most of their time is lockout pacing). */
+async function withDevice<T>(flaws: readonly Flaw[], fn: (d: RunningDevice) => Promise<T>): Promise<T> {
+  const device = await startReferenceDevice({ flaws, lockout: LOCKOUT });
+  try {
+    return await fn(device);
+  } finally {
+    await device.close();
+  }
+}
+
+describe.concurrent('flaw matrix (reference device)', () => {
+  it('covers every flaw the device has', () => {
+    expect(Object.keys(EXPECTED).sort()).toEqual([...FLAWS].sort());
+  });
+
+  it('hardened device: every check instance passes', async () => {
+    const run = await withDevice([], (d) => runAgainst(d.targetFile()));
+    const table = verdictTable(run.results);
+    expect(run.results.length, table).toBe(11);
+    for (const r of run.results) expect(r.verdict, table).toBe('pass');
+  }, 90_000);
+
+  for (const flaw of FLAWS) {
+    it(`${flaw}: exactly ${EXPECTED[flaw].join(', ')} fail, with findings and replay`, async () => {
+      const run = await withDevice([flaw], (d) => runAgainst(d.targetFile()));
+      const table = verdictTable(run.results);
+      expect(run.failing, table).toEqual([...EXPECTED[flaw]].sort());
+      for (const r of run.results) {
+        if (EXPECTED[flaw].includes(r.instance.id)) {
+          expect(r.findings.length, r.reason).toBeGreaterThan(0);
+          for (const f of r.findings) {
+            expect(f.replay).toMatch(/^gauntlet replay /);
+            expect(f.requirements.length).toBeGreaterThan(0);
+            expect(f.evidence.transcript.length, f.summary).toBeGreaterThan(0);
+          }
+        } else {
+          expect(r.verdict, table).toBe('pass');
+        }
+      }
+    }, 90_000);
+  }
+
+  it('password-prefix-match: the counterexample is shrunk to a one-character prefix and replays from its path', async () => {
+    await withDevice(['password-prefix-match'], async (device) => {
+      const target = device.targetFile();
+      const first = await runAgainst(target, { only: ['auth.credential-robustness@mqtt'] });
+      const r = first.byId.get('auth.credential-robustness@mqtt')!;
+      expect(r.verdict).toBe('fail');
+      const cx = r.findings[0]!.evidence.counterexample!;
+      expect(cx.value).toMatch(/user "admin", password prefix of length 1 /);
+      expect(cx.path).not.toBe('');
+      // Replay: only the shrunk case runs, and it fails again.
+      const again = await runAgainst(target, { only: ['auth.credential-robustness@mqtt'], replayPath: cx.path });
+      const r2 = again.byId.get('auth.credential-robustness@mqtt')!;
+      expect(r2.verdict).toBe('fail');
+      expect(r2.findings[0]!.evidence.counterexample!.value).toBe(cx.value);
+      expect(r2.cases).toBe(1);
+    });
+  }, 60_000);
+});
