@@ -3,7 +3,7 @@
 // opens the declared protected route), so the auth checks are written once.
 // Every attempt goes through the lockout pacer.
 
-import type { CheckContext, HttpInterface, MqttInterface } from '../../model/index.js';
+import type { CheckContext, HttpInterface, MqttInterface, TranscriptSink } from '../../model/index.js';
 import { printable } from '../../protocols/common/io.js';
 import type { ConnectFields } from '../../protocols/mqtt/connect-bytes.js';
 import { connectFor, mqttConnectAttempt, describeCredential } from '../../protocols/mqtt/connect-attempt.js';
@@ -36,18 +36,25 @@ export function credentialsApply(iface: CheckContext['iface']): string | undefin
   return `no credential mechanism on plain ${iface.protocol} (DTLS identities are tested on coaps)`;
 }
 
-export async function tryCredential(ctx: CheckContext, cred: AttemptCredential, opts: { paced?: boolean } = {}): Promise<Attempt> {
+export interface AttemptOptions {
+  /** false: the caller exceeds the lockout on purpose (auth.brute-force). */
+  readonly paced?: boolean;
+  /** Record into this transcript instead of the check's (attempts running side by side). */
+  readonly transcript?: TranscriptSink;
+}
+
+export async function tryCredential(ctx: CheckContext, cred: AttemptCredential, opts: AttemptOptions = {}): Promise<Attempt> {
   const paced = opts.paced ?? true;
   const key = pacerKey(cred.user);
   if (paced && cred.user !== undefined) await ctx.pacer.beforeAttempt(key);
-  const result = await attempt(ctx, cred);
+  const result = await attempt(ctx, cred, opts.transcript);
   if (paced && cred.user !== undefined && result.kind !== 'no-answer') ctx.pacer.afterAttempt(key, result.kind === 'granted');
   return result;
 }
 
-async function attempt(ctx: CheckContext, cred: AttemptCredential): Promise<Attempt> {
+async function attempt(ctx: CheckContext, cred: AttemptCredential, transcript?: TranscriptSink): Promise<Attempt> {
   const iface = ctx.iface;
-  const io = ioOf(ctx);
+  const io = transcript ? { ...ioOf(ctx), transcript } : ioOf(ctx);
   if (iface.protocol === 'mqtt' || iface.protocol === 'mqtts') {
     const m = iface as MqttInterface;
     const packet = connectFor(m.version, { username: cred.user, password: cred.pass }, cred.mqtt);

@@ -2,12 +2,30 @@
 // credential in the dictionary is refused. Positive control: the lab's own
 // credential is granted the same way, so a refusal means "wrong password"
 // and not "the login was described wrong".
+// Users are tried side by side (a bounded number of connections at once),
+// each user's own attempts one after another under the lockout pacer: the
+// run takes as long as the user with the most entries, not the sum.
 
 import type { Check, CheckContext, CheckOutcome, FindingDraft } from '../../model/index.js';
 import { requirementsOf } from '../requirements.js';
 import { credentialsApply, protocolLabel, tryCredential } from './credential-attempt.js';
-import { DEFAULT_DICTIONARY, loadDictionary } from './dictionary.js';
+import { TranscriptRecorder } from '../../core/transcript.js';
+import { DEFAULT_DICTIONARY, loadDictionary, type DictionaryEntry } from './dictionary.js';
 import { positiveControl } from './positive-control.js';
+
+/** Connections open at once against the device. */
+export const PARALLEL_USERS = 4;
+
+/** Runs `fn` over entries: one queue per user, at most `width` queues at a time. */
+export async function forEachUserConcurrently<T extends { user: string }>(entries: readonly T[], width: number, fn: (e: T) => Promise<void>): Promise<void> {
+  const queues = new Map<string, T[]>();
+  for (const e of entries) queues.set(e.user, [...(queues.get(e.user) ?? []), e]);
+  const pending = [...queues.values()];
+  const worker = async () => {
+    for (let q = pending.shift(); q; q = pending.shift()) for (const e of q) await fn(e);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, pending.length) }, worker));
+}
 
 export const defaultCredentials: Check = {
   id: 'auth.default-credentials',
@@ -28,10 +46,11 @@ export const defaultCredentials: Check = {
     const findings: FindingDraft[] = [];
     let refused = 0;
     let silent = 0;
-    for (const entry of dictionary) {
-      ctx.transcript.take();
-      const a = await tryCredential(ctx, { user: entry.user, pass: entry.pass });
+    const tryOne = async (entry: DictionaryEntry) => {
+      const transcript = new TranscriptRecorder();
+      const a = await tryCredential(ctx, { user: entry.user, pass: entry.pass }, { transcript });
       ctx.caseDone(`${entry.user}:${entry.pass}`);
+      ctx.transcript.note(`${entry.user}:${entry.pass} -> ${a.kind} (${a.detail})`);
       if (a.kind === 'granted') {
         findings.push({
           summary: `the ${entry.source.includes('{') ? 'label-derived' : 'dictionary'} credential ${entry.user}:${entry.pass} is accepted over ${protocolLabel(ctx)}`,
@@ -39,12 +58,13 @@ export const defaultCredentials: Check = {
             observed: `${entry.user}:${entry.pass} granted: ${a.detail}`,
             declared: 'no default or derivable credential',
             source: `dictionary:${DEFAULT_DICTIONARY} line "${entry.source}"`,
-            transcript: ctx.transcript.take(),
+            transcript: transcript.entries(),
           },
         });
       } else if (a.kind === 'refused') refused++;
       else silent++;
-    }
+    };
+    await forEachUserConcurrently(dictionary, PARALLEL_USERS, tryOne);
     const tried = dictionary.length;
     if (findings.length > 0) {
       return { verdict: 'fail', reason: `${findings.length} of ${tried} dictionary credentials accepted`, findings, cases: tried };
