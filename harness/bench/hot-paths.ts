@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { generate as coapGenerate, parse as coapParse, type Packet as CoapPacket } from 'coap-packet';
 import mqttPacket, { type Packet as MqttPacket } from 'mqtt-packet';
 import { Bench } from 'tinybench';
-import { DEFAULT_DICTIONARY, interleaveByUser, parseDictionary } from '../checks/authentication/dictionary.js';
+import { DEFAULT_DICTIONARY, parseDictionary } from '../checks/authentication/dictionary.js';
 import { CHECKS } from '../checks/registry.js';
 import { packageRoot } from '../core/paths.js';
 import { deriveSeed } from '../core/seed.js';
@@ -225,9 +225,7 @@ function dictionary(): Suite {
     title: `Dictionary, ${DEFAULT_DICTIONARY} (${lines} lines, ${entries.length} entries; file read once, outside the timing)`,
     unit: 'dictionary',
     tasks: [
-      { name: 'parseDictionary + interleaveByUser', batch: 1, fn: () => interleaveByUser(parseDictionary(text, IDENTITY)).length },
-      { name: 'parseDictionary alone', batch: 1, fn: () => parseDictionary(text, IDENTITY).length },
-      { name: 'interleaveByUser alone', batch: 8, fn: () => repeat(8, () => interleaveByUser(entries).length) },
+      { name: 'parseDictionary', batch: 1, fn: () => parseDictionary(text, IDENTITY).length },
     ],
   };
 }

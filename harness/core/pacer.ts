@@ -37,7 +37,9 @@ export class LockoutPacer implements LoginPacer {
   afterAttempt(user: string, granted: boolean): void {
     if (!this.policy) return;
     if (granted) {
+      // A grant proves the user is not locked, whatever we expected.
       this.failures.delete(user);
+      this.lockedUntil.delete(user);
       return;
     }
     const list = this.recent(user);

@@ -60,6 +60,9 @@ export function abortableSleep(signal: AbortSignal): (ms: number) => Promise<voi
     });
 }
 
+/** How long an interrupted check may take to return what it has. */
+export const ABORT_GRACE_MS = 2000;
+
 const fileSafe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 
 export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
@@ -72,8 +75,9 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
 
   // Events go out strictly in order, even when a check reports cases synchronously.
   let queue = Promise.resolve();
+  // A reporter failure is the multiplexer's to report; it never breaks the run.
   const emit = (e: RunEvent) => {
-    queue = queue.then(() => opts.dispatch(e));
+    queue = queue.then(() => opts.dispatch(e)).catch(() => undefined);
     return queue;
   };
   const runIo = (iface: Interface | undefined, transcript = new TranscriptRecorder()): Io => ({
@@ -220,13 +224,28 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
     });
     let outcome: CheckOutcome | undefined;
     let error: { code: string; message: string } | undefined;
+    // After Ctrl-C a check gets a short grace to return what it found (its own
+    // signal is aborted, so its I/O ends at once); one that ignores the signal
+    // must not hold the interrupted run for its whole time bound.
+    let grace: NodeJS.Timeout | undefined;
+    let startGrace = () => {};
+    const runAborted = new Promise<never>((_, reject) => {
+      startGrace = () => {
+        grace = setTimeout(() => reject(new GauntletError('ABORTED', 'interrupted')), ABORT_GRACE_MS);
+      };
+    });
+    if (signal.aborted) startGrace();
+    else signal.addEventListener('abort', startGrace, { once: true });
+    runAborted.catch(() => undefined);
     try {
-      outcome = await Promise.race([planned.check.run(ctx), timeout]);
+      outcome = await Promise.race([planned.check.run(ctx), timeout, runAborted]);
     } catch (e) {
       if (isGauntletError(e)) error = { code: e.code, message: e.message };
       else error = { code: 'CHECK_CRASHED', message: `${planned.id} threw: ${describeError(e)}` };
     } finally {
       clearTimeout(timer);
+      clearTimeout(grace);
+      signal.removeEventListener('abort', startGrace);
       signal.removeEventListener('abort', onRunAbort);
     }
 
@@ -235,15 +254,18 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
     }
     if (error) return finish('error', error.message, undefined, error.code);
     outcome = outcome!;
-
-    const after = await probe(iface, runIo(iface));
-    if (!after.alive) {
-      if (outcome.verdict === 'fail') return finish('fail', `${outcome.reason}; target stopped answering afterwards (${after.detail})`, outcome);
-      return finish('inconclusive', `target stopped answering during the check (${after.detail}); ${outcome.reason}`, { ...outcome, findings: [] });
-    }
     if (outcome.verdict === 'fail' && outcome.findings.length === 0) {
       // A fail must carry evidence; a check that says fail without it is a harness bug.
       return finish('error', `${planned.id} returned fail without a finding`, undefined, 'CHECK_CRASHED');
+    }
+    // Only a failed verdict carries findings.
+    if (outcome.verdict !== 'fail' && outcome.findings.length > 0) outcome = { ...outcome, findings: [] };
+
+    // Probe with a signal of its own: after Ctrl-C the run's signal is aborted, the target is not.
+    const after = await probe(iface, { ...runIo(iface), signal: undefined });
+    if (!after.alive) {
+      if (outcome.verdict === 'fail') return finish('fail', `${outcome.reason}; target stopped answering afterwards (${after.detail})`, outcome);
+      return finish('inconclusive', `target stopped answering during the check (${after.detail}); ${outcome.reason}`, { ...outcome, findings: [] });
     }
     return finish(outcome.verdict, outcome.reason, outcome);
   }

@@ -6,10 +6,11 @@ import { GauntletError } from './errors.js';
 import { isLoopback } from './target-file.js';
 
 export function createScopeGuard(target: Pick<Target, 'scope' | 'source'>): ScopeGuard {
-  const hosts = new Set(target.scope.hosts.map((h) => h.replace(/^\[|\]$/g, '')));
+  const norm = (h: string) => h.replace(/^\[|\]$/g, '').toLowerCase();
+  const hosts = new Set(target.scope.hosts.map(norm));
   return {
     assert(host: string, what: string): void {
-      const h = host.replace(/^\[|\]$/g, '');
+      const h = norm(host);
       if (!hosts.has(h)) {
         throw new GauntletError('SCOPE_VIOLATION', `${what}: refusing to contact ${h}: not in scope.hosts of ${target.source}`);
       }

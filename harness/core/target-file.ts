@@ -32,7 +32,7 @@ const mqttIface = z.strictObject({
   ...common,
   protocol: z.enum(['mqtt', 'mqtts']),
   url: z.string(),
-  version: z.union([z.literal(4), z.literal(5)]).default(4),
+  version: z.union([z.literal(4), z.literal(5)], { error: 'expected 4 (MQTT 3.1.1) or 5 (MQTT 5.0)' }).default(4),
 });
 const coapIface = z.strictObject({ ...common, protocol: z.enum(['coap', 'coaps']), url: z.string() });
 const httpAuth = z.discriminatedUnion('kind', [
@@ -55,6 +55,12 @@ const httpIface = z.strictObject({
   auth: httpAuth.optional(),
   protected: z.string().startsWith('/').optional(),
   probe: z.string().startsWith('/').default('/'),
+}).superRefine((v, ctx) => {
+  // With Basic auth, "granted" is judged by the protected route alone: without
+  // one, a public `/` would count every credential as accepted.
+  if (v.auth?.kind === 'basic' && v.protected === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['protected'], message: 'required with auth kind basic: a route that answers 2xx only to an authenticated client' });
+  }
 });
 
 const principal = z.strictObject({ user: z.string(), pass: z.string(), role: z.string().default('user') });
@@ -181,7 +187,7 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       throw invalid([...path, 'url'], `interfaces[${i}].url`, `scheme ${url.protocol.replace(':', '')} does not match protocol ${raw.protocol}`);
     }
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    if (!file.scope.hosts.includes(host)) {
+    if (!file.scope.hosts.some((h) => h.toLowerCase() === host.toLowerCase())) {
       throw invalid([...path, 'url'], `interfaces[${i}].url`, `host ${host} is not in scope.hosts (${file.scope.hosts.join(', ')})`);
     }
     const port = url.port ? Number(url.port) : DEFAULT_PORTS[raw.protocol]!;

@@ -28,7 +28,13 @@ export function parseYamlText(text: string, path: string): LoadedYaml {
     const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
     throw new GauntletError('CONFIG_PARSE', `${where}: not valid YAML: ${first.message.split('\n')[0]}`);
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // Alias bombs and aliases to undefined anchors surface here.
+    throw new GauntletError('CONFIG_PARSE', `${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
   return {
     path,
     data,
@@ -58,7 +64,7 @@ export function validate<S extends z.ZodType>(loaded: LoadedYaml, schema: S, wha
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const fieldPath = issue.path as PropertyKey[];
-  const line = loaded.lineOf(fieldPath);
+  const line = loaded.lineOf(issue.code === 'unrecognized_keys' ? [...fieldPath, ...(issue.keys.slice(0, 1) as string[])] : fieldPath);
   const where = line ? `${loaded.path}:${line}` : loaded.path;
   let field = formatPath(fieldPath);
   let message = issue.message.replace(/^Invalid input: /, '');

@@ -32,8 +32,9 @@ export function parseDictionary(text: string, identity: DeviceIdentity): Diction
   const seen = new Set<string>();
   const out: DictionaryEntry[] = [];
   for (const raw of text.split(/\r?\n/)) {
+    // Trailing blanks are an editor's, not a password's: a password cannot end in white space here.
     const line = raw.trimEnd();
-    if (line === '' || line.startsWith('#')) continue;
+    if (line === '' || line.trimStart().startsWith('#')) continue;
     const colon = line.indexOf(':');
     if (colon < 0) continue;
     let missing = false;
@@ -54,23 +55,6 @@ export function parseDictionary(text: string, identity: DeviceIdentity): Diction
   return out;
 }
 
-/**
- * Interleaves users round-robin (admin, root, support, admin, root, ...), so
- * the lockout pacer's waits for one user overlap with attempts for others.
- */
-export function interleaveByUser(entries: readonly DictionaryEntry[]): DictionaryEntry[] {
-  const byUser = new Map<string, DictionaryEntry[]>();
-  for (const e of entries) {
-    const list = byUser.get(e.user) ?? [];
-    list.push(e);
-    byUser.set(e.user, list);
-  }
-  const queues = [...byUser.values()];
-  const out: DictionaryEntry[] = [];
-  for (let i = 0; out.length < entries.length; i++) for (const q of queues) if (q[i]) out.push(q[i]!);
-  return out;
-}
-
 export function loadDictionary(identity: DeviceIdentity, file = DEFAULT_DICTIONARY): DictionaryEntry[] {
-  return interleaveByUser(parseDictionary(readFileSync(join(packageRoot(), file), 'utf8'), identity));
+  return parseDictionary(readFileSync(join(packageRoot(), file), 'utf8'), identity);
 }

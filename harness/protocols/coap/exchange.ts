@@ -38,11 +38,26 @@ const CODE_NAMES: Readonly<Record<string, string>> = {
 };
 export const codeName = (code: string) => `${code} ${CODE_NAMES[code] ?? ''}`.trim();
 
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s; // a device-advertised path with a bad % escape is sent as written
+  }
+}
+
 function uriPathOptions(path: string) {
   return path
     .split('/')
     .filter((s) => s.length > 0)
-    .map((s) => ({ name: 'Uri-Path' as const, value: Buffer.from(decodeURIComponent(s)) }));
+    .map((s) => ({ name: 'Uri-Path' as const, value: Buffer.from(decodeSegment(s)) }));
+}
+
+/** uint option value in the fewest bytes, big-endian [RFC7252 3.2]. */
+export function encodeUintOption(n: number): Buffer {
+  const out: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) out.unshift(v % 256);
+  return Buffer.from(out);
 }
 
 function describe(p: ParsedPacket): string {
@@ -58,12 +73,13 @@ function describe(p: ParsedPacket): string {
  */
 export async function coapExchange(ep: Endpoint, request: CoapRequest | undefined, io: Io): Promise<CoapOutcome> {
   io.scope.assert(ep.host, `coap ${io.peer}`);
+  if (io.signal?.aborted) return { kind: 'timeout' };
+  const options: { name: 'Uri-Path' | 'Content-Format'; value: Buffer }[] = request ? uriPathOptions(request.path) : [];
+  if (request?.contentFormat !== undefined) options.push({ name: 'Content-Format', value: encodeUintOption(request.contentFormat) });
   const socket = createSocket(ep.host.includes(':') ? 'udp6' : 'udp4');
   const messageId = randomInt(0, 0x10000);
   const token = request ? randomBytes(4) : Buffer.alloc(0);
   const confirmable = request ? (request.confirmable ?? true) : true;
-  const options = request ? uriPathOptions(request.path) : [];
-  if (request?.contentFormat !== undefined) options.push({ name: 'Content-Format' as never, value: Buffer.from([request.contentFormat]) });
   const datagram = generate({
     messageId,
     token,
@@ -77,10 +93,12 @@ export async function coapExchange(ep: Endpoint, request: CoapRequest | undefine
   return new Promise<CoapOutcome>((resolve) => {
     let settled = false;
     const timers: NodeJS.Timeout[] = [];
+    const retransmits: NodeJS.Timeout[] = [];
     const finish = (o: CoapOutcome) => {
       if (settled) return;
       settled = true;
       timers.forEach(clearTimeout);
+      retransmits.forEach(clearTimeout);
       io.signal?.removeEventListener('abort', onAbort);
       socket.close();
       resolve(o);
@@ -113,7 +131,11 @@ export async function coapExchange(ep: Endpoint, request: CoapRequest | undefine
         if (p.messageId === messageId) finish({ kind: 'response', code: p.code, payload: p.payload, packet: p });
         return;
       }
-      if (p.ack && p.messageId === messageId && p.code === '0.00') return; // empty ACK: separate response follows
+      if (p.ack && p.messageId === messageId && p.code === '0.00') {
+        // Empty ACK: the request arrived, a separate response follows; stop retransmitting.
+        retransmits.forEach(clearTimeout);
+        return;
+      }
       if (!p.token.equals(token)) return; // not ours
       if (p.confirmable) {
         // Acknowledge a separate response [RFC7252 5.2.2].
@@ -126,7 +148,7 @@ export async function coapExchange(ep: Endpoint, request: CoapRequest | undefine
       send(0);
       if (confirmable) {
         const step = Math.max(50, Math.floor(io.timeoutMs / 4));
-        timers.push(setTimeout(() => send(1), step), setTimeout(() => send(2), step * 3));
+        retransmits.push(setTimeout(() => send(1), step), setTimeout(() => send(2), step * 3));
       }
       timers.push(
         setTimeout(() => {
@@ -141,7 +163,8 @@ export async function coapExchange(ep: Endpoint, request: CoapRequest | undefine
 /** Parses RFC 6690 link-format into resource paths. */
 export function parseLinkFormat(body: string): string[] {
   const out: string[] = [];
-  for (const m of body.matchAll(/<([^>]*)>/g)) {
+  // Quoted attribute values (title="</b>") are not links.
+  for (const m of body.replace(/"[^"]*"/g, '""').matchAll(/<([^>]*)>/g)) {
     const path = m[1]!;
     if (path.startsWith('/')) out.push(path);
   }

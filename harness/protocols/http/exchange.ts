@@ -40,12 +40,14 @@ export async function httpExchange(iface: HttpInterface, req: HttpRequest, io: I
   const bodyText = req.body === undefined ? '' : ` body "${printable(req.body.toString(), 80)}"`;
   io.transcript.record({ dir: 'sent', peer: io.peer, decoded: `${req.method} ${req.path}${bodyText}` });
   try {
+    // undici checks its own timeouts on a coarse (~0.5 s) timer; this bound is exact.
+    const bound = AbortSignal.timeout(io.timeoutMs);
     const res = await client.request({
       method: req.method as 'GET',
       path: req.path,
       headers: req.headers ? { ...req.headers } : {},
       body: req.body,
-      signal: io.signal,
+      signal: io.signal ? AbortSignal.any([io.signal, bound]) : bound,
     });
     let body = '';
     for await (const chunk of res.body) {
@@ -56,8 +58,9 @@ export async function httpExchange(iface: HttpInterface, req: HttpRequest, io: I
     return { kind: 'response', status: res.statusCode, headers: res.headers, body };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const code = err.code ?? err.name;
-    const timedOut = /TIMEOUT|Abort/i.test(String(code));
+    // undici's AbortError has the numeric DOMException code 20: use the name then.
+    const code = typeof err.code === 'string' ? err.code : err.name;
+    const timedOut = /TIMEOUT|Abort/i.test(String(code)) || err.name === 'TimeoutError';
     io.transcript.record({ dir: 'note', peer: io.peer, decoded: timedOut ? `no reply within ${io.timeoutMs}ms` : `request failed: ${code}` });
     return timedOut ? { kind: 'timeout' } : { kind: 'unreachable', error: String(code) };
   } finally {

@@ -20,7 +20,7 @@ export type LoginOutcome =
 
 /** Replaces `{name}` in every string of a JSON template. */
 export function fillTemplate(value: unknown, vars: Readonly<Record<string, string>>): unknown {
-  if (typeof value === 'string') return value.replace(/\{([a-z]+)\}/g, (m, k: string) => vars[k] ?? m);
+  if (typeof value === 'string') return value.replace(/\{([a-z]+)\}/g, (m, k: string) => (Object.hasOwn(vars, k) ? vars[k]! : m));
   if (Array.isArray(value)) return value.map((v) => fillTemplate(v, vars));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillTemplate(v, vars)]));
   return value;
@@ -58,7 +58,7 @@ export async function httpLogin(iface: HttpInterface, cred: HttpCredential, io: 
     if (typeof token !== 'string' || token === '') {
       return { kind: 'refused', status: r.status, detail: `login answered ${r.status} but no token at ${auth.token}` };
     }
-    headers = { [auth.header.name.toLowerCase()]: auth.header.value.replace('{token}', token) };
+    headers = { [auth.header.name.toLowerCase()]: auth.header.value.replace('{token}', () => token as string) };
     if (!iface.protectedPath) return { kind: 'granted', headers, detail: `login answered ${r.status} with a token` };
   }
   const path = iface.protectedPath ?? '/';

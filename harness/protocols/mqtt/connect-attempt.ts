@@ -47,6 +47,7 @@ export function connectFor(version: 4 | 5, cred: Credential, fields: Partial<Con
 
 export async function mqttConnectAttempt(ep: Endpoint, version: 4 | 5, packet: Buffer, io: Io, what = 'CONNECT'): Promise<ConnectOutcome> {
   io.scope.assert(ep.host, `mqtt ${io.peer}`);
+  if (io.signal?.aborted) return { kind: 'timeout' };
   return new Promise<ConnectOutcome>((resolve) => {
     let settled = false;
     let socket: Socket | undefined;
