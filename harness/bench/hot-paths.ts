@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { generate as coapGenerate, parse as coapParse, type Packet as CoapPacket } from 'coap-packet';
 import mqttPacket, { type Packet as MqttPacket } from 'mqtt-packet';
 import { Bench } from 'tinybench';
+import { nearMiss } from '../checks/authentication/credential-robustness.js';
 import { DEFAULT_DICTIONARY, parseDictionary } from '../checks/authentication/dictionary.js';
 import { CHECKS } from '../checks/registry.js';
 import { packageRoot } from '../core/paths.js';
@@ -256,26 +257,8 @@ function seeds(): Suite {
 
 // ---------------------------------------------------------------- 6. Near-miss credentials
 
-const utf8 = (s: string) => Buffer.from(s, 'utf8');
-
-/** Same shape as nearMiss() in checks/authentication/credential-robustness.ts (kept private there). */
-function nearMissPassword(pass: string): fc.Arbitrary<{ pass: Uint8Array; how: string }> {
-  const p = utf8(pass);
-  return fc.oneof(
-    fc.string({ maxLength: 24 }).map((s) => ({ pass: utf8(s), how: 'random' })),
-    fc.uint8Array({ minLength: 1, maxLength: 24 }).map((b) => ({ pass: b, how: 'random bytes (maybe not UTF-8)' })),
-    fc.constant({ pass: new Uint8Array(0), how: 'empty' }),
-    fc.constant({ pass: utf8('x'.repeat(4096)), how: 'huge (4096 bytes)' }),
-    fc.nat({ max: p.length - 1 }).map((n) => ({ pass: p.subarray(0, n), how: `prefix of length ${n}` })),
-    fc.string({ minLength: 1, maxLength: 8 }).map((s) => ({ pass: Buffer.concat([p, utf8(s)]), how: 'password + suffix' })),
-    fc.string({ maxLength: 8 }).map((s) => ({ pass: Buffer.concat([p, Buffer.from([0]), utf8(s)]), how: 'password + NUL + junk' })),
-    fc.nat({ max: p.length - 1 }).map((n) => ({ pass: Buffer.concat([p.subarray(0, n), Buffer.from([0]), p.subarray(n)]), how: `NUL inserted at ${n}` })),
-    fc.constant({ pass: utf8(pass.toUpperCase()), how: 'upper-cased' }),
-  );
-}
-
 function nearMissCredentials(): Suite {
-  const arb = nearMissPassword('hunter2-but-longer');
+  const arb = nearMiss('hunter2-but-longer');
   const batch = 100;
   let seed = 42;
   return {

@@ -70,7 +70,7 @@ describe.concurrent('flaw matrix (reference device)', () => {
       const r = first.byId.get('auth.credential-robustness@mqtt')!;
       expect(r.verdict).toBe('fail');
       const cx = r.findings[0]!.evidence.counterexample!;
-      expect(cx.value).toMatch(/user "admin", password prefix of length 1 /);
+      expect(cx.value).toMatch(/user "admin", password: prefix of length 1 /);
       expect(cx.path).not.toBe('');
       // Replay: only the shrunk case runs, and it fails again.
       const again = await runAgainst(target, { only: ['auth.credential-robustness@mqtt'], replayPath: cx.path });

@@ -20,32 +20,57 @@ interface Case {
 
 const bytes = (s: string) => Buffer.from(s, 'utf8');
 
-/** Near-miss passwords for a known password: all differ from it. */
-function nearMiss(pass: string): fc.Arbitrary<{ pass: Uint8Array; how: string }> {
+/** Near-miss passwords for a known password: all differ from it. Exported for the benchmark. */
+export function nearMiss(pass: string): fc.Arbitrary<{ pass: Uint8Array; how: string }> {
   const p = bytes(pass);
-  const arbs: fc.Arbitrary<{ pass: Uint8Array; how: string }>[] = [
-    fc.string({ maxLength: 24 }).map((s) => ({ pass: bytes(s), how: 'random' })),
-    fc.uint8Array({ minLength: 1, maxLength: 24 }).map((b) => ({ pass: b, how: 'random bytes (maybe not UTF-8)' })),
-    fc.constant({ pass: new Uint8Array(0), how: 'empty' }),
-    fc.constant({ pass: bytes('x'.repeat(4096)), how: 'huge (4096 bytes)' }),
+  type Arm = { arbitrary: fc.Arbitrary<{ pass: Uint8Array; how: string }>; weight: number };
+  const arms: Arm[] = [
+    { weight: 1, arbitrary: fc.string({ maxLength: 24 }).map((s) => ({ pass: bytes(s), how: 'random' })) },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 24 }).map((b) => ({ pass: b, how: 'random bytes (maybe not UTF-8)' })) },
+    { weight: 1, arbitrary: fc.constant({ pass: new Uint8Array(0), how: 'empty' }) },
+    { weight: 1, arbitrary: fc.constant({ pass: bytes('x'.repeat(4096)), how: 'huge (4096 bytes)' }) },
   ];
-  if (p.length > 0) {
-    arbs.push(
-      fc.nat({ max: p.length - 1 }).map((n) => ({ pass: p.subarray(0, n), how: `prefix of length ${n}` })),
-      fc.string({ minLength: 1, maxLength: 8 }).map((s) => ({ pass: Buffer.concat([p, bytes(s)]), how: 'password + suffix' })),
-      fc.string({ maxLength: 8 }).map((s) => ({ pass: Buffer.concat([p, Buffer.from([0]), bytes(s)]), how: 'password + NUL + junk' })),
-      fc.nat({ max: p.length - 1 }).map((n) => ({ pass: Buffer.concat([p.subarray(0, n), Buffer.from([0]), p.subarray(n)]), how: `NUL inserted at ${n}` })),
-    );
-    if (pass.toUpperCase() !== pass) arbs.push(fc.constant({ pass: bytes(pass.toUpperCase()), how: 'upper-cased' }));
+  if (p.length > 1) {
+    // Comparison bugs live here: weigh them above random noise.
+    arms.push({ weight: 4, arbitrary: fc.integer({ min: 1, max: p.length - 1 }).map((n) => ({ pass: p.subarray(0, n), how: `prefix of length ${n}` })) });
   }
-  return fc.oneof(...arbs);
+  if (p.length > 0) {
+    arms.push(
+      { weight: 2, arbitrary: fc.string({ minLength: 1, maxLength: 8 }).map((s) => ({ pass: Buffer.concat([p, bytes(s)]), how: 'the real one + suffix' })) },
+      { weight: 2, arbitrary: fc.string({ maxLength: 8 }).map((s) => ({ pass: Buffer.concat([p, Buffer.from([0]), bytes(s)]), how: 'the real one + NUL + junk' })) },
+      { weight: 2, arbitrary: fc.nat({ max: p.length - 1 }).map((n) => ({ pass: Buffer.concat([p.subarray(0, n), Buffer.from([0]), p.subarray(n)]), how: `the real one with NUL inserted at ${n}` })) },
+    );
+    if (pass.toUpperCase() !== pass) arms.push({ weight: 1, arbitrary: fc.constant({ pass: bytes(pass.toUpperCase()), how: 'the real one upper-cased' }) });
+  }
+  return fc.oneof(...arms);
+}
+
+/** The classic near misses, run first on every run (fast-check `examples`), then random exploration. */
+function classicCases(principals: readonly Principal[]): Case[] {
+  const out: Case[] = [];
+  for (const pr of principals) {
+    const p = bytes(pr.pass);
+    const add = (pass: Uint8Array, how: string) => out.push({ cred: { user: pr.user, pass }, label: `user "${pr.user}", password: ${how} "${printable(pass, 24)}"` });
+    add(new Uint8Array(0), 'empty');
+    if (p.length > 1) {
+      add(p.subarray(0, 1), 'prefix of length 1');
+      add(p.subarray(0, p.length - 1), `prefix of length ${p.length - 1}`);
+    }
+    if (p.length > 0) {
+      add(Buffer.concat([p, bytes('x')]), 'the real one + suffix');
+      add(Buffer.concat([p, Buffer.from([0])]), 'the real one + NUL');
+    }
+    if (pr.pass.toUpperCase() !== pr.pass) add(bytes(pr.pass.toUpperCase()), 'the real one upper-cased');
+  }
+  return out;
 }
 
 function caseArbitrary(ctx: CheckContext, principals: readonly Principal[]): fc.Arbitrary<Case> {
   const mqtt = ctx.iface.protocol === 'mqtt' || ctx.iface.protocol === 'mqtts';
-  const known = principals.map((p) =>
-    nearMiss(p.pass).map(({ pass, how }) => ({ cred: { user: p.user, pass }, label: `user "${p.user}", password ${how} "${printable(pass, 24)}"` })),
-  );
+  const known = principals.map((p) => ({
+    weight: 3,
+    arbitrary: nearMiss(p.pass).map(({ pass, how }) => ({ cred: { user: p.user, pass }, label: `user "${p.user}", password: ${how} "${printable(pass, 24)}"` })),
+  }));
   const strangeUser = fc
     .oneof(
       fc.string({ minLength: 1, maxLength: 16 }).map((s) => bytes(s)),
@@ -54,11 +79,12 @@ function caseArbitrary(ctx: CheckContext, principals: readonly Principal[]): fc.
       ...principals.map((p) => fc.constant(Buffer.concat([bytes(p.user), Buffer.from([0]), bytes('x')]))),
     )
     .chain((user) => fc.string({ maxLength: 16 }).map((pass) => ({ cred: { user, pass: bytes(pass) }, label: `user "${printable(user, 24)}", password "${printable(pass, 16)}"` })));
-  const arbs: fc.Arbitrary<Case>[] = [...known, strangeUser];
+  const arms: { arbitrary: fc.Arbitrary<Case>; weight: number }[] = [...known, { weight: 1, arbitrary: strangeUser }];
   if (mqtt && principals.length > 0) {
     // Length prefixes that lie [MQTT-1.5.3]: the broker must close, not grant.
-    arbs.push(
-      fc
+    arms.push({
+      weight: 1,
+      arbitrary: fc
         .record({
           p: fc.constantFrom(...principals),
           field: fc.constantFrom('usernameLengthDelta' as const, 'passwordLengthDelta' as const),
@@ -68,9 +94,9 @@ function caseArbitrary(ctx: CheckContext, principals: readonly Principal[]): fc.
           cred: { user: p.user, pass: p.pass, mqtt: { [field]: delta } },
           label: `user "${p.user}" with its real password, ${field === 'usernameLengthDelta' ? 'user name' : 'password'} length prefix off by ${delta}`,
         })),
-    );
+    });
   }
-  return fc.oneof(...arbs);
+  return fc.oneof(...arms);
 }
 
 function isExactCredential(c: AttemptCredential, principals: readonly Principal[]): boolean {
@@ -120,6 +146,8 @@ export const credentialRobustness: Check = {
       interruptAfterTimeLimit: ctx.budget.timeMs,
       markInterruptAsFailure: false,
       endOnFailure: false,
+      // Examples come first in the case stream, so a replay path counts them too.
+      examples: classicCases(principals).map((c) => [c] as [Case]),
     });
     if (harnessError !== undefined) throw harnessError;
     if (details.failed && details.counterexample) {
