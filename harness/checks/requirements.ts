@@ -49,6 +49,16 @@ export const CATALOG: Readonly<Record<string, readonly string[]>> = {
     ...ids(STD.sb327, ['1798.91.04(a)']),
     ...ids(STD.cta2088, ['SA-002']),
   ],
+  // Nothing undeclared or debug-only reachable; nothing declared disabled reachable.
+  C12: [
+    ...ids(STD.nistir, ['LAI-1']),
+    ...ids(STD.en303645, ['5.6-1', '5.6-5']),
+    ...ids(STD.ts103701, ['5.6-1-2', '5.1-5-2a', '5.13-1-2c']),
+    ...ids(STD.en18031, ['GEC-2', 'GEC-4', 'GEC-5']),
+    ...ids(STD.cta2088, ['SA-035', 'SA-036']),
+  ],
+  // Only the declared information disclosed without authentication.
+  C13: [...ids(STD.nistir, ['LAI-2']), ...ids(STD.en303645, ['5.6-2']), ...ids(STD.ts103701, ['5.6-2-2']), ...ids(STD.en18031, ['GEC-2'])],
   // Bad input is not accepted (here: malformed authenticators).
   C15: [
     ...ids(STD.en303645, ['5.13-1']),

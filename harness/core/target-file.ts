@@ -26,6 +26,14 @@ const duration = z
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'expected an id of letters, digits, - and _');
 const route = z.string().regex(/^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/\S*$/, 'expected "METHOD /path", e.g. "GET /api/config"');
 const coapMethod = z.enum(['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH']);
+const httpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** A topic filter [MQTT-4.7.1]: `#` only last and alone in its level, `+` alone in its level. */
+const topicFilter = z
+  .string()
+  .min(1)
+  .refine((f) => f.split('/').every((l, i, all) => (l.includes('#') ? l === '#' && i === all.length - 1 : !l.includes('+') || l === '+')), {
+    message: 'expected an MQTT topic filter: "#" only as the whole last level, "+" only as a whole level',
+  });
 
 const common = { id, role: z.enum(['server', 'client']).default('server') };
 const mqttIface = z.strictObject({
@@ -86,7 +94,17 @@ const declaration = z.strictObject({
     .optional(),
   access: z
     .strictObject({
-      mqtt: z.strictObject({ anonymous: z.boolean().default(false) }).default({ anonymous: false }),
+      mqtt: z
+        .strictObject({
+          anonymous: z.boolean().default(false),
+          rules: z
+            .record(
+              z.string(),
+              z.strictObject({ publish: z.array(topicFilter).default([]), subscribe: z.array(topicFilter).default([]) }),
+            )
+            .default({}),
+        })
+        .default({ anonymous: false, rules: {} }),
       coap: z
         .strictObject({
           anonymous: z.record(z.string().startsWith('/'), z.array(coapMethod)).default({}),
@@ -94,10 +112,35 @@ const declaration = z.strictObject({
         })
         .default({ anonymous: {}, resources: [] }),
       http: z
-        .strictObject({ public: z.array(route).default([]), protected: z.array(route).default([]) })
-        .default({ public: [], protected: [] }),
+        .strictObject({
+          public: z.array(route).default([]),
+          routes: z
+            .array(
+              z.strictObject({
+                route: z.string().regex(/^\/\S*$/, 'expected a path template like /api/users/{user}'),
+                methods: z.array(httpMethod).min(1),
+                roles: z.array(z.string()).default([]),
+                owner: z.string().regex(/^[a-z][a-z0-9_]*$/i, 'expected the name of a {parameter} in the route').optional(),
+              }),
+            )
+            .default([]),
+        })
+        .default({ public: [], routes: [] }),
     })
-    .default({ mqtt: { anonymous: false }, coap: { anonymous: {}, resources: [] }, http: { public: [], protected: [] } }),
+    .default({ mqtt: { anonymous: false, rules: {} }, coap: { anonymous: {}, resources: [] }, http: { public: [], routes: [] } }),
+  interfaces: z
+    .array(
+      z.strictObject({
+        port: z.number().int().min(1).max(65535),
+        transport: z.enum(['tcp', 'udp']),
+        status: z.enum(['enabled', 'disabled']).default('enabled'),
+        service: z.string().optional(),
+      }),
+    )
+    .optional(),
+  disclosure: z
+    .strictObject({ mqttSys: z.boolean().default(false), banners: z.array(z.string()).default([]) })
+    .default({ mqttSys: false, banners: [] }),
 });
 
 export const targetFileSchema = z.strictObject({
@@ -118,7 +161,8 @@ export const targetFileSchema = z.strictObject({
   interfaces: z.array(z.discriminatedUnion('protocol', [mqttIface, coapIface, httpIface])).min(1),
   principals: z.record(id, principal).default({}),
   declaration: declaration.default({
-    access: { mqtt: { anonymous: false }, coap: { anonymous: {}, resources: [] }, http: { public: [], protected: [] } },
+    access: { mqtt: { anonymous: false, rules: {} }, coap: { anonymous: {}, resources: [] }, http: { public: [], routes: [] } },
+    disclosure: { mqttSys: false, banners: [] },
   }),
 });
 
@@ -239,11 +283,23 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       change: fu.change,
     };
   }
+  for (const name of Object.keys(d.access.mqtt.rules)) {
+    if (name !== 'anonymous' && !principals.some((p) => p.name === name)) {
+      throw invalid(['declaration', 'access', 'mqtt', 'rules', name], `declaration.access.mqtt.rules.${name}`, `no principal named "${name}" (use a principal name, or "anonymous")`);
+    }
+  }
+  for (const [i, r] of d.access.http.routes.entries()) {
+    if (r.owner && !r.route.includes(`{${r.owner}}`)) {
+      throw invalid(['declaration', 'access', 'http', 'routes', i, 'owner'], `declaration.access.http.routes[${i}].owner`, `the route ${r.route} has no {${r.owner}} parameter`);
+    }
+  }
   const declarationOut: Declaration = {
     identity: file.identity,
     lockout,
     firstUse,
     access: d.access,
+    interfaces: d.interfaces,
+    disclosure: d.disclosure,
   };
   return {
     name: file.name,

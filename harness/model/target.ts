@@ -92,24 +92,61 @@ export interface FirstUsePolicy {
   };
 }
 
-/** Who may do what on each interface, as declared (IXIT 18-AccCtrl). Issue-by-issue this grows per principal. */
+/** MQTT topic filters a principal may publish to and subscribe to (MQTT matching rules, `+` and `#`). */
+export interface TopicRules {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+/** An HTTP route (path template with `{param}`s), the methods on it and the roles that may use them. */
+export interface HttpRoute {
+  readonly route: string;
+  readonly methods: readonly string[];
+  readonly roles: readonly string[];
+  /**
+   * Object ownership (IDOR oracle): the name of the path parameter that holds a
+   * principal's user name. That principal may use the route on its own object
+   * even without one of `roles`; nobody else may.
+   */
+  readonly owner?: string;
+}
+
+/** Who may do what on each interface, as declared (IXIT 18-AccCtrl). */
 export interface AccessDeclaration {
   readonly mqtt: {
     /** Whether an anonymous CONNECT is accepted at all. */
     readonly anonymous: boolean;
+    /** Principal name (or `anonymous`) -> topic rules. A principal not listed may do nothing. */
+    readonly rules: Readonly<Record<string, TopicRules>>;
   };
   readonly coap: {
     /** Resource path -> methods an unauthenticated client may use. Everything else must be refused. */
     readonly anonymous: Readonly<Record<string, readonly string[]>>;
-    /** Resources the device is declared to serve (discovery adds what it finds). */
+    /** Resources the device is declared to serve; discovery finds the rest, and the rest is a finding. */
     readonly resources: readonly string[];
   };
   readonly http: {
     /** "METHOD /path" routes reachable without a session. */
     readonly public: readonly string[];
-    /** "METHOD /path" routes that need a session: anonymous access to each is tried. */
-    readonly protected: readonly string[];
+    /** Routes that need a session, by role. */
+    readonly routes: readonly HttpRoute[];
   };
+}
+
+/** A port the manufacturer declares (IXIT 15-Intf "Status"). */
+export interface DeclaredPort {
+  readonly port: number;
+  readonly transport: 'tcp' | 'udp';
+  readonly status: 'enabled' | 'disabled';
+  readonly service?: string;
+}
+
+/** What the device may disclose without authentication (IXIT 15-Intf "Disclosed Information"). */
+export interface DisclosureDeclaration {
+  /** Whether `$SYS/#` may be read by an unauthenticated client. */
+  readonly mqttSys: boolean;
+  /** Product or version strings that may appear in unauthenticated replies (Server headers, banners). */
+  readonly banners: readonly string[];
 }
 
 export interface Declaration {
@@ -117,6 +154,9 @@ export interface Declaration {
   readonly lockout?: LockoutPolicy;
   readonly firstUse?: FirstUsePolicy;
   readonly access: AccessDeclaration;
+  /** Declared ports; undefined when the file declares none (the surface check then only reports). */
+  readonly interfaces?: readonly DeclaredPort[];
+  readonly disclosure: DisclosureDeclaration;
 }
 
 export interface Scope {

@@ -66,16 +66,34 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
         },
       },
       access: {
-        mqtt: { anonymous: false },
+        mqtt: {
+          anonymous: false,
+          rules: {
+            admin: { publish: ['#'], subscribe: ['#', '$SYS/#'] },
+            sensor: { publish: ['devices/sensor-1/#'], subscribe: ['config/sensor-1', 'devices/sensor-1/#'] },
+          },
+        },
         coap: {
           anonymous: { '/.well-known/core': ['GET'], '/sensors/temperature': ['GET'], '/sensors/humidity': ['GET'] },
           resources: [...COAP_RESOURCES],
         },
         http: {
           public: ['GET /api/health', 'POST /api/login', 'POST /api/password'],
-          protected: ['GET /api/status', 'GET /api/config', 'PUT /api/config', 'GET /api/users', 'POST /api/logout'],
+          routes: [
+            { route: '/api/status', methods: ['GET'], roles: ['admin', 'device'] },
+            { route: '/api/config', methods: ['GET', 'PUT'], roles: ['admin'] },
+            { route: '/api/users', methods: ['GET'], roles: ['admin'] },
+            { route: '/api/users/{user}', methods: ['GET'], roles: ['admin'], owner: 'user' },
+            { route: '/api/logout', methods: ['POST'], roles: ['admin', 'device'] },
+          ],
         },
       },
+      interfaces: [
+        { port: u.ports.mqtt, transport: 'tcp', service: 'mqtt' },
+        { port: u.ports.coap, transport: 'udp', service: 'coap' },
+        { port: u.ports.http, transport: 'tcp', service: 'http' },
+      ],
+      disclosure: { mqttSys: false, banners: [] },
     },
   };
 }

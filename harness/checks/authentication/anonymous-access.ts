@@ -3,27 +3,24 @@
 //   MQTT: an anonymous CONNECT is refused unless declared allowed.
 //   HTTP: every declared protected route answers 401/403 without a session;
 //         the declared public routes answer (positive control).
-//   CoAP: every resource (declared and discovered via /.well-known/core)
-//         refuses every method not declared anonymous.
+// (Plain CoAP has only the anonymous principal: its method x resource matrix
+// is access.coap-resources, one check per concern.)
 // Behaviour that contradicts the declaration is a finding even where it
 // looks safe ("declaration mismatch", as TS 103 701 scores).
 
-import type { Check, CheckContext, CheckOutcome, CoapInterface, FindingDraft, HttpInterface, MqttInterface } from '../../model/index.js';
+import type { Check, CheckContext, CheckOutcome, FindingDraft, HttpInterface, MqttInterface } from '../../model/index.js';
 import { connectFor, mqttConnectAttempt } from '../../protocols/mqtt/connect-attempt.js';
-import { coapExchange, codeName, isSuccess, parseLinkFormat } from '../../protocols/coap/exchange.js';
 import { httpExchange, splitRoute } from '../../protocols/http/exchange.js';
-import type { CoapMethod } from 'coap-packet';
 import { requirementsOf } from '../requirements.js';
 import { ioOf } from '../io.js';
-
-const COAP_METHODS: readonly CoapMethod[] = ['GET', 'POST', 'PUT', 'DELETE'];
+import { expandRoutes } from '../policy/http-routes.js';
 
 export const anonymousAccess: Check = {
   id: 'auth.anonymous-access',
   title: 'Unauthenticated clients get only what is declared public',
   catalog: ['C04'],
   requirements: requirementsOf('C04'),
-  protocols: ['mqtt', 'mqtts', 'http', 'https', 'coap'],
+  protocols: ['mqtt', 'mqtts', 'http', 'https'],
   phase: 'main',
   severity: 'high',
   remedy: 'Require authentication on every network function that is not declared public; refuse anonymous MQTT sessions; protect configuration resources.',
@@ -34,11 +31,8 @@ export const anonymousAccess: Check = {
       case 'mqtt':
       case 'mqtts':
         return mqttAnonymous(ctx, ctx.iface);
-      case 'http':
-      case 'https':
-        return httpAnonymous(ctx, ctx.iface);
       default:
-        return coapAnonymous(ctx, ctx.iface as CoapInterface);
+        return httpAnonymous(ctx, ctx.iface as HttpInterface);
     }
   },
 };
@@ -76,9 +70,10 @@ async function mqttAnonymous(ctx: CheckContext, iface: MqttInterface): Promise<C
 }
 
 async function httpAnonymous(ctx: CheckContext, iface: HttpInterface): Promise<CheckOutcome> {
-  const { public: open, protected: closed } = ctx.target.declaration.access.http;
+  const { public: open, routes } = ctx.target.declaration.access.http;
+  const closed = expandRoutes(routes, ctx.target.principals);
   if (closed.length === 0) {
-    return { verdict: 'skipped', reason: 'no protected HTTP routes declared (declaration.access.http.protected)', findings: [] };
+    return { verdict: 'skipped', reason: 'no HTTP routes declared (declaration.access.http.routes)', findings: [] };
   }
   const io = ioOf(ctx);
   const findings: FindingDraft[] = [];
@@ -92,85 +87,33 @@ async function httpAnonymous(ctx: CheckContext, iface: HttpInterface): Promise<C
     if (r.kind === 'response' && r.status < 500) publicOk++;
   }
   ctx.transcript.take();
-  for (const route of closed) {
-    const { method, path } = splitRoute(route);
+  for (const { method, path, route } of closed) {
+    const label = `${method} ${path}`;
     const body = method === 'GET' || method === 'HEAD' || method === 'DELETE' ? undefined : '{}';
     const r = await httpExchange(iface, { method, path, body, headers: body ? { 'content-type': 'application/json' } : {} }, io);
-    ctx.caseDone(`${route} without a session`);
+    ctx.caseDone(`${label} without a session`);
     if (r.kind !== 'response') {
       silent++;
       continue;
     }
     if (r.status >= 200 && r.status <= 299) {
       findings.push({
-        summary: `${route} answers ${r.status} without a session`,
+        summary: `${label} answers ${r.status} without a session`,
         evidence: {
-          observed: `${route} -> ${r.status}`,
-          declared: `"${route}" is in declaration.access.http.protected`,
-          source: 'target:declaration.access.http.protected',
+          observed: `${label} -> ${r.status}`,
+          declared: `${route.route} needs a session (roles: ${route.roles.join(', ') || 'owner only'})`,
+          source: 'target:declaration.access.http.routes',
           transcript: ctx.transcript.take(),
         },
       });
     } else ctx.transcript.take();
   }
-  if (findings.length) return { verdict: 'fail', reason: `${findings.length} of ${closed.length} protected routes open without a session`, findings, cases: closed.length };
+  if (findings.length) return { verdict: 'fail', reason: `${findings.length} of ${closed.length} protected requests succeed without a session`, findings, cases: closed.length };
   if (silent === closed.length) return { verdict: 'inconclusive', reason: 'no protected route answered', findings: [], cases: closed.length };
   return {
     verdict: 'pass',
-    reason: `all ${closed.length - silent} protected routes refused without a session; ${publicOk} public routes answer`,
+    reason: `all ${closed.length - silent} protected requests refused without a session; ${publicOk} public routes answer`,
     findings: [],
     cases: closed.length,
-  };
-}
-
-async function coapAnonymous(ctx: CheckContext, iface: CoapInterface): Promise<CheckOutcome> {
-  const decl = ctx.target.declaration.access.coap;
-  const io = ioOf(ctx);
-  const allowed = new Map(Object.entries(decl.anonymous).map(([p, m]) => [p, new Set(m)]));
-  const resources = new Set<string>([...decl.resources, ...allowed.keys()]);
-  const disc = await coapExchange(iface, { method: 'GET', path: '/.well-known/core' }, io);
-  let discovered: string[] = [];
-  if (disc.kind === 'response' && isSuccess(disc.code)) {
-    discovered = parseLinkFormat(disc.payload.toString('utf8'));
-    for (const r of discovered) resources.add(r);
-  }
-  ctx.transcript.take();
-  if (resources.size === 0) {
-    return { verdict: 'inconclusive', reason: 'no CoAP resources declared and none discovered', findings: [] };
-  }
-  const findings: FindingDraft[] = [];
-  let refused = 0;
-  let silent = 0;
-  for (const path of [...resources].sort()) {
-    for (const method of COAP_METHODS) {
-      if (allowed.get(path)?.has(method)) continue;
-      const payload = method === 'PUT' || method === 'POST' ? Buffer.from('{"gauntlet":"probe"}') : undefined;
-      const r = await coapExchange(iface, { method, path, payload, contentFormat: payload ? 50 : undefined }, io);
-      ctx.caseDone(`${method} ${path}`);
-      if (r.kind === 'response' && isSuccess(r.code)) {
-        findings.push({
-          summary: `${method} ${path} answers ${codeName(r.code)} without authentication over plain CoAP`,
-          evidence: {
-            observed: `${method} ${path} -> ${codeName(r.code)}`,
-            declared: `anonymous methods on ${path}: ${[...(allowed.get(path) ?? [])].join(', ') || 'none'}`,
-            source: 'target:declaration.access.coap.anonymous',
-            transcript: ctx.transcript.take(),
-          },
-        });
-      } else {
-        if (r.kind === 'timeout' || r.kind === 'unreachable') silent++;
-        else refused++;
-        ctx.transcript.take();
-      }
-    }
-  }
-  const cases = refused + silent + findings.length;
-  if (findings.length) return { verdict: 'fail', reason: `${findings.length} undeclared anonymous CoAP operations succeed`, findings, cases };
-  if (refused === 0) return { verdict: 'inconclusive', reason: `no CoAP answer to ${silent} requests`, findings: [], cases };
-  return {
-    verdict: 'pass',
-    reason: `${refused} undeclared anonymous operations on ${resources.size} resources refused${discovered.length ? ` (${discovered.length} discovered)` : ''}`,
-    findings: [],
-    cases,
   };
 }

@@ -58,11 +58,19 @@ describe('reference device: target file', () => {
         provisionAs: 'admin',
       },
     });
-    expect(d.access.mqtt).toEqual({ anonymous: false });
+    expect(d.access.mqtt.anonymous).toBe(false);
+    expect(Object.keys(d.access.mqtt.rules).sort()).toEqual(['admin', 'sensor']);
     expect(d.access.coap.anonymous).toEqual({ '/.well-known/core': ['GET'], '/sensors/temperature': ['GET'], '/sensors/humidity': ['GET'] });
     expect([...d.access.coap.resources].sort()).toEqual(['/config', '/sensors/humidity', '/sensors/temperature']);
     expect(d.access.http.public).toEqual(['GET /api/health', 'POST /api/login', 'POST /api/password']);
-    expect(d.access.http.protected).toEqual(['GET /api/status', 'GET /api/config', 'PUT /api/config', 'GET /api/users', 'POST /api/logout']);
+    expect(d.access.http.routes.map((r) => `${r.methods.join(',')} ${r.route}`)).toEqual([
+      'GET /api/status',
+      'GET,PUT /api/config',
+      'GET /api/users',
+      'GET /api/users/{user}',
+      'POST /api/logout',
+    ]);
+    expect(d.interfaces?.map((i) => i.transport)).toEqual(['tcp', 'udp', 'tcp']);
   });
 
   it('keeps the hardened declaration when flaws are on', async () => {
@@ -72,8 +80,8 @@ describe('reference device: target file', () => {
     dev = await startReferenceDevice({ factoryFresh: false, flaws: [...FLAWS] });
     const flawed = dev.targetFile();
     expect(targetFileSchema.safeParse(flawed).success).toBe(true);
-    // Only the secrets differ between units.
-    const strip = (x: unknown) => JSON.parse(JSON.stringify(x, (k, v: unknown) => (k === 'pass' ? '<secret>' : v)));
+    // Only the secrets and the (free) ports differ between units.
+    const strip = (x: unknown) => JSON.parse(JSON.stringify(x, (k, v: unknown) => (k === 'pass' ? '<secret>' : k === 'port' ? '<port>' : v)));
     expect(strip(flawed.declaration)).toEqual(strip(hardened));
     expect(flawed.declaration?.firstUse?.state).toBe('provisioned');
   });
