@@ -6,6 +6,9 @@ import type { Check, PlannedInstance, Profile, Target } from '../model/index.js'
 import { GauntletError } from './errors.js';
 import { deriveSeed } from './seed.js';
 
+/** The interface id of a whole-device instance: `access.exposed-surface@target`. */
+export const TARGET_INSTANCE = 'target';
+
 export interface PlanOptions {
   readonly runSeed: number;
   /** Instance ids (`check@iface`) or check ids; empty = everything in the profile. */
@@ -30,6 +33,21 @@ export function plan(target: Target, profile: Profile, checks: readonly Check[],
   const all: PlannedCheck[] = [];
   for (const phase of ['fresh', 'main'] as const) {
     for (const check of selected.filter((c) => c.phase === phase)) {
+      if (check.per === 'target') {
+        const iface = target.interfaces[0]!;
+        const id = `${check.id}@${TARGET_INSTANCE}`;
+        all.push({
+          id,
+          checkId: check.id,
+          interfaceId: TARGET_INSTANCE,
+          seed: deriveSeed(opts.runSeed, id),
+          title: check.title,
+          requirements: check.requirements,
+          skipReason: check.applies(target, iface),
+          check,
+        });
+        continue;
+      }
       for (const iface of target.interfaces) {
         if (!check.protocols.includes(iface.protocol)) continue;
         const id = `${check.id}@${iface.id}`;

@@ -151,7 +151,8 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
   async function execute(planned: PlannedCheck, n: number, extraSkip: string | undefined, emitEnd: boolean): Promise<CheckResult> {
     await emit({ type: 'check-begin', instanceId: planned.id, index: n, total });
     const t0 = Date.now();
-    const iface = target.interfaces.find((i) => i.id === planned.interfaceId)!;
+    // A whole-device instance probes liveness through the first interface.
+    const iface = target.interfaces.find((i) => i.id === planned.interfaceId) ?? target.interfaces[0]!;
     const { check: _c, skipReason, title, requirements, ...instance } = planned;
     const base = { instance, title, requirements };
     let cases = 0;

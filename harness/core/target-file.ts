@@ -220,6 +220,7 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
   const interfaces: Interface[] = file.interfaces.map((raw, i) => {
     const path = ['interfaces', i];
     if (ids.has(raw.id)) throw invalid([...path, 'id'], `interfaces[${i}].id`, `duplicate interface id "${raw.id}"`);
+    if (raw.id === 'target') throw invalid([...path, 'id'], `interfaces[${i}].id`, '"target" is reserved for whole-device checks (check@target)');
     ids.add(raw.id);
     let url: URL;
     try {

@@ -17,6 +17,12 @@ export interface CheckDescriptor {
   readonly requirements: readonly string[];
   /** Protocols it applies to: one instance per matching interface. */
   readonly protocols: readonly Protocol[];
+  /**
+   * `target`: one instance for the whole device (`<id>@target`), e.g. a port
+   * scan; its context's `iface` is the first interface, used for liveness.
+   * Default `interface`: one instance per matching interface.
+   */
+  readonly per?: 'interface' | 'target';
   /** `fresh` checks run before the run provisions a factory-fresh unit; all others after. */
   readonly phase: 'fresh' | 'main';
   readonly severity: Severity;
