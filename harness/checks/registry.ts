@@ -1,6 +1,8 @@
 // Every check Gauntlet has, by id. Profiles name checks from this table.
 
 import type { Check } from '../model/index.js';
+import { coapResources } from './access/coap-resources.js';
+import { httpRoutes } from './access/http-routes.js';
 import { mqttTopics } from './access/mqtt-topics.js';
 import { anonymousAccess } from './authentication/anonymous-access.js';
 import { bruteForce } from './authentication/brute-force.js';
@@ -8,7 +10,7 @@ import { credentialRobustness } from './authentication/credential-robustness.js'
 import { defaultCredentials } from './authentication/default-credentials.js';
 import { firstUseChange } from './authentication/first-use-change.js';
 
-export const CHECKS: readonly Check[] = [firstUseChange, defaultCredentials, anonymousAccess, bruteForce, credentialRobustness, mqttTopics];
+export const CHECKS: readonly Check[] = [firstUseChange, defaultCredentials, anonymousAccess, bruteForce, credentialRobustness, mqttTopics, httpRoutes, coapResources];
 
 export function checkById(id: string): Check | undefined {
   return CHECKS.find((c) => c.id === id);
