@@ -2,6 +2,8 @@
 
 import type { Check } from '../model/index.js';
 import { coapResources } from './access/coap-resources.js';
+import { exposedSurface } from './access/exposed-surface.js';
+import { unauthenticatedDisclosure } from './access/unauthenticated-disclosure.js';
 import { httpRoutes } from './access/http-routes.js';
 import { mqttTopics } from './access/mqtt-topics.js';
 import { anonymousAccess } from './authentication/anonymous-access.js';
@@ -10,7 +12,7 @@ import { credentialRobustness } from './authentication/credential-robustness.js'
 import { defaultCredentials } from './authentication/default-credentials.js';
 import { firstUseChange } from './authentication/first-use-change.js';
 
-export const CHECKS: readonly Check[] = [firstUseChange, defaultCredentials, anonymousAccess, bruteForce, credentialRobustness, mqttTopics, httpRoutes, coapResources];
+export const CHECKS: readonly Check[] = [firstUseChange, defaultCredentials, anonymousAccess, bruteForce, credentialRobustness, mqttTopics, httpRoutes, coapResources, exposedSurface, unauthenticatedDisclosure];
 
 export function checkById(id: string): Check | undefined {
   return CHECKS.find((c) => c.id === id);

@@ -1,11 +1,11 @@
 // The scope guard: the harness connects only to hosts named in the target
 // file. Every protocol client calls assert() before it opens a socket.
 
-import type { ScopeGuard, Target } from '../model/index.js';
+import type { Scope, ScopeGuard, Target } from '../model/index.js';
 import { GauntletError } from './errors.js';
 import { isLoopback } from './target-file.js';
 
-export function createScopeGuard(target: Pick<Target, 'scope' | 'source'>): ScopeGuard {
+export function createScopeGuard(target: Pick<Target, 'source'> & { readonly scope: Pick<Scope, 'hosts' | 'allowNonLoopback'> }): ScopeGuard {
   const norm = (h: string) => h.replace(/^\[|\]$/g, '').toLowerCase();
   const hosts = new Set(target.scope.hosts.map(norm));
   return {

@@ -149,6 +149,13 @@ export const targetFileSchema = z.strictObject({
   scope: z.strictObject({
     hosts: z.array(z.string().min(1)).min(1),
     allowNonLoopback: z.boolean().default(false),
+    /** Extra ports for access.exposed-surface, e.g. the device's whole service range. */
+    probe: z
+      .strictObject({
+        tcp: z.array(z.number().int().min(1).max(65535)).max(1024).default([]),
+        udp: z.array(z.number().int().min(1).max(65535)).max(1024).default([]),
+      })
+      .default({ tcp: [], udp: [] }),
   }),
   identity: z
     .strictObject({
@@ -305,7 +312,7 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
   return {
     name: file.name,
     source: loaded.path,
-    scope: { hosts: file.scope.hosts, allowNonLoopback: file.scope.allowNonLoopback },
+    scope: { hosts: file.scope.hosts, allowNonLoopback: file.scope.allowNonLoopback, probe: file.scope.probe },
     interfaces,
     principals,
     declaration: declarationOut,

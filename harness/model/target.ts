@@ -161,6 +161,8 @@ export interface Declaration {
 
 export interface Scope {
   readonly hosts: readonly string[];
+  /** Ports the lab adds to the surface scan, beyond the declared and the usual IoT ports. */
+  readonly probe: { readonly tcp: readonly number[]; readonly udp: readonly number[] };
   /** Hosts outside 127.0.0.0/8 and ::1 are refused unless this is set in the target file. */
   readonly allowNonLoopback: boolean;
 }

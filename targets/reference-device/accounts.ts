@@ -87,6 +87,12 @@ export class Accounts {
     return [...this.store.values()].filter((a) => !a.hardCoded).map((a) => ({ user: a.user, role: a.role }));
   }
 
+  /** One listed account (hard-coded ones are not found, as they are not listed), or undefined. */
+  find(user: string): { user: string; role: AccountRole } | undefined {
+    const a = this.store.get(user);
+    return a && !a.hardCoded ? { user: a.user, role: a.role } : undefined;
+  }
+
   /** Checks a user name and password, applying and updating the lockout. `via` names the interface for the log. */
   authenticate(user: string, pass: string, via: string): AuthResult {
     const { lockout, log } = this.opts;

@@ -1,14 +1,18 @@
 // The device's plain CoAP server (UDP, the coap package): anonymous sensor
 // readings and discovery; /config only over an authenticated channel, which
 // plain CoAP is not, so it answers 4.01 unless the anonymous-coap-config flaw
-// is on. The UDP socket is created and bound here (not by the coap package,
-// which would set SO_REUSEADDR and let two units share a port silently).
+// is on. Error replies carry no diagnostic payload with version information
+// (the verbose-errors flaw adds one). The UDP socket is created and bound here
+// (not by the coap package, which would set SO_REUSEADDR and let two units
+// share a port silently).
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
 import type { DeviceState } from './device-state.js';
 import type { Flaw } from './flaws.js';
+import { FIRMWARE_VERSION } from './http-api.js';
+import type { Sessions } from './sessions.js';
 
 export const COAP_RESOURCES = ['/sensors/temperature', '/sensors/humidity', '/config'] as const;
 
@@ -18,6 +22,8 @@ export interface CoapServerOptions {
   readonly flaws: ReadonlySet<Flaw>;
   readonly state: DeviceState;
   readonly log: (line: string) => void;
+  /** The unit's HTTP sessions: the coap-hidden-resource flaw's /debug tells whether an admin is logged in. */
+  readonly sessions?: Sessions;
 }
 
 export interface RunningCoap {
@@ -40,38 +46,79 @@ function reply(res: OutgoingMessage, code: string, payload?: string, contentForm
   res.end(payload ?? '');
 }
 
-export function handleCoap(req: IncomingMessage, res: OutgoingMessage, opts: Pick<CoapServerOptions, 'flaws' | 'state' | 'log'>): void {
+const ERROR_NAMES: Readonly<Record<string, string>> = {
+  '4.00': 'Bad Request',
+  '4.01': 'Unauthorized',
+  '4.04': 'Not Found',
+  '4.05': 'Method Not Allowed',
+  '5.00': 'Internal Server Error',
+};
+
+/**
+ * An error reply: hardened, the short text/plain message (if any) and nothing
+ * about the firmware; with verbose-errors, a diagnostic payload (RFC 7252
+ * 5.5.2, no Content-Format) naming the firmware, its version and the runtime.
+ */
+function fail(res: OutgoingMessage, flaws: ReadonlySet<Flaw>, code: string, path: string, message?: string): void {
+  if (flaws.has('verbose-errors')) {
+    const why = message ?? ERROR_NAMES[code] ?? 'error';
+    return reply(res, code, `rd1-firmware/${FIRMWARE_VERSION} (node ${process.versions.node}; coap-server.js): ${why} [${path}]`);
+  }
+  reply(res, code, message, message !== undefined ? 'text/plain' : undefined);
+}
+
+type HandleOptions = Pick<CoapServerOptions, 'flaws' | 'state' | 'log' | 'sessions'>;
+
+export function handleCoap(req: IncomingMessage, res: OutgoingMessage, opts: HandleOptions): void {
   const path = req.url.split('?')[0] ?? '';
   const method = req.method;
+  const { flaws } = opts;
   switch (path) {
     case '/.well-known/core':
-      if (method !== 'GET') return reply(res, '4.05');
+      if (method !== 'GET') return fail(res, flaws, '4.05', path);
       return reply(res, '2.05', linkFormat(), 'application/link-format');
     case '/sensors/temperature':
     case '/sensors/humidity':
-      if (method !== 'GET') return reply(res, '4.05');
+      if (method === 'DELETE' && path === '/sensors/temperature' && flaws.has('coap-method-confusion')) {
+        // The flaw: a method the resource does not declare, served anyway.
+        opts.state.resetTemperature();
+        opts.log(`coap: temperature reading reset by DELETE from ${req.rsinfo.address}`);
+        return reply(res, '2.02');
+      }
+      if (method !== 'GET') return fail(res, flaws, '4.05', path);
       return reply(res, '2.05', path === '/sensors/temperature' ? opts.state.temperature() : opts.state.humidity(), 'text/plain');
     case '/config': {
-      if (method !== 'GET' && method !== 'PUT') return reply(res, '4.05');
-      if (!opts.flaws.has('anonymous-coap-config')) {
+      if (method !== 'GET' && method !== 'PUT') return fail(res, flaws, '4.05', path);
+      if (!flaws.has('anonymous-coap-config')) {
         opts.log(`coap: ${method} /config refused from ${req.rsinfo.address} (needs an authenticated channel)`);
-        return reply(res, '4.01', 'authentication required', 'text/plain');
+        return fail(res, flaws, '4.01', path, 'authentication required');
       }
       if (method === 'GET') return reply(res, '2.05', JSON.stringify(opts.state.config()), 'application/json');
       let update: unknown;
       try {
         update = JSON.parse(req.payload.toString('utf8'));
       } catch {
-        return reply(res, '4.00', 'malformed JSON', 'text/plain');
+        return fail(res, flaws, '4.00', path, 'malformed JSON');
       }
       const result = opts.state.updateConfig(update);
-      if (!result.ok) return reply(res, '4.00', result.error, 'text/plain');
+      if (!result.ok) return fail(res, flaws, '4.00', path, result.error);
       opts.log(`coap: config changed anonymously from ${req.rsinfo.address}`);
       return reply(res, '2.04');
     }
+    case '/debug':
+      // The coap-hidden-resource flaw: served, but neither listed nor declared.
+      if (!flaws.has('coap-hidden-resource')) return fail(res, flaws, '4.04', path);
+      if (method !== 'GET') return fail(res, flaws, '4.05', path);
+      return reply(res, '2.05', debugState(opts), 'text/plain');
     default:
-      return reply(res, '4.04');
+      return fail(res, flaws, '4.04', path);
   }
+}
+
+/** The internal state /debug leaks (coap-hidden-resource). */
+function debugState(opts: HandleOptions): string {
+  const admins = opts.sessions?.countLive('admin') ?? 0;
+  return `uptime=${opts.state.uptimeSeconds()};heap=${process.memoryUsage().heapUsed};admin-session=${admins > 0 ? 'active' : 'none'}`;
 }
 
 export async function startCoapServer(opts: CoapServerOptions): Promise<RunningCoap> {
@@ -94,7 +141,7 @@ export async function startCoapServer(opts: CoapServerOptions): Promise<RunningC
     } catch (err) {
       opts.log(`coap: internal error: ${err instanceof Error ? err.message : String(err)}`);
       try {
-        reply(res, '5.00');
+        fail(res, opts.flaws, '5.00', req.url);
       } catch {
         // the response was already sent
       }

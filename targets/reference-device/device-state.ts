@@ -75,13 +75,20 @@ export class DeviceState {
     this.listeners.push(listener);
   }
 
+  private temperatureReset = false;
+
+  /** Clears the temperature reading (what the coap-method-confusion flaw's DELETE does): it reads 0 °C until restart. */
+  resetTemperature(): void {
+    this.temperatureReset = true;
+  }
+
   uptimeSeconds(): number {
     return Math.floor((Date.now() - this.startedAt) / 1000);
   }
 
-  /** Temperature in the configured unit, one decimal: a slow drift around 21.5 °C. */
+  /** Temperature in the configured unit, one decimal: a slow drift around 21.5 °C (0 °C once reset). */
   temperature(): string {
-    const c = 21.5 + 1.5 * Math.sin(Date.now() / 600_000);
+    const c = this.temperatureReset ? 0 : 21.5 + 1.5 * Math.sin(Date.now() / 600_000);
     return (this.current.temperatureUnit === 'F' ? c * 1.8 + 32 : c).toFixed(1);
   }
 

@@ -1,17 +1,21 @@
 // startReferenceDevice: wires one unit together (shared account store and
-// lockout, device state, MQTT broker, CoAP server, HTTP API) on free ports,
-// and the RunningDevice handle the harness and tests drive it through.
+// lockout, device state, HTTP sessions, MQTT broker, CoAP server, HTTP API,
+// and the debug-port flaw's shell) on free ports, and the RunningDevice
+// handle the harness and tests drive it through.
 
 import { GauntletError } from '../../harness/core/errors.js';
 import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { Accounts } from './accounts.js';
 import { startCoapServer } from './coap-server.js';
+import { startDebugShell } from './debug-shell.js';
+import { freeTcpPort } from './sockets.js';
 import { DeviceState } from './device-state.js';
 import type { Flaw } from './flaws.js';
 import { startHttpApi } from './http-api.js';
 import { Lockout } from './lockout.js';
 import { startMqttBroker } from './mqtt-broker.js';
 import { resolveOptions, type DeviceOptions } from './options.js';
+import { Sessions } from './sessions.js';
 import { describeUnit } from './target-description.js';
 
 export interface RunningDevice {
@@ -49,6 +53,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   const lockout = new Lockout(o.lockout, !flaws.has('no-lockout'));
   const accounts = new Accounts({ ...o.credentials, factoryFresh: o.factoryFresh, flaws, mac: o.identity.mac, lockout, log });
   const state = new DeviceState();
+  const sessions = new Sessions();
 
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
@@ -67,16 +72,23 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   };
 
   const mqtt = await start('MQTT', o.ports.mqtt, () => startMqttBroker({ host: o.host, port: o.ports.mqtt, accounts, flaws, state, log }));
-  const coap = await start('CoAP', o.ports.coap, () => startCoapServer({ host: o.host, port: o.ports.coap, flaws, state, log }));
+  const coap = await start('CoAP', o.ports.coap, () => startCoapServer({ host: o.host, port: o.ports.coap, flaws, state, log, sessions }));
   const http = await start('HTTP', o.ports.http, () =>
-    startHttpApi({ host: o.host, port: o.ports.http, accounts, flaws, state, serial: o.identity.serial, log }),
+    startHttpApi({ host: o.host, port: o.ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions }),
   );
+  // The debug-port flaw: the shell must really be there, so a taken port fails the start (never skipped).
+  const debug = flaws.has('debug-port')
+    ? await start('debug shell', o.ports.debug, () => startDebugShell({ host: o.host, port: o.ports.debug, log }))
+    : undefined;
+  // Every unit names a diagnostics port in its scan list (scope.probe), flawed or not:
+  // only the flawed one listens there. A free number, so parallel units never collide.
+  const debugPort = debug?.port ?? (o.ports.debug || (await freeTcpPort(o.host)));
   log(
     `started ${o.identity.model} ${o.identity.serial} (${o.factoryFresh ? 'factory-fresh' : 'provisioned'}) ` +
-      `mqtt ${mqtt.port} coap ${coap.port} http ${http.port}; flaws: ${o.flaws.length ? o.flaws.join(', ') : 'none'}`,
+      `mqtt ${mqtt.port} coap ${coap.port} http ${http.port}${debug ? ` debug ${debug.port}` : ''}; flaws: ${o.flaws.length ? o.flaws.join(', ') : 'none'}`,
   );
 
-  const ports = { mqtt: mqtt.port, coap: coap.port, http: http.port };
+  const ports = { mqtt: mqtt.port, coap: coap.port, http: http.port, debug: debugPort };
   let closing: Promise<void> | undefined;
   return {
     endpoints: {

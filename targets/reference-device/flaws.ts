@@ -13,6 +13,16 @@ export const FLAWS = [
   'no-lockout',
   'no-forced-change',
   'password-prefix-match',
+  'acl-wildcard-leak',
+  'acl-prefix-match',
+  'will-bypass',
+  'retained-bypass',
+  'coap-hidden-resource',
+  'coap-method-confusion',
+  'http-idor',
+  'http-path-normalisation',
+  'debug-port',
+  'verbose-errors',
 ] as const;
 
 export type Flaw = (typeof FLAWS)[number];
@@ -26,6 +36,16 @@ export const FLAW_INFO: Readonly<Record<Flaw, string>> = Object.freeze({
   'no-lockout': 'failed logins are never throttled: unlimited password guessing',
   'no-forced-change': 'a factory-fresh unit grants access with the shipped password without demanding a change',
   'password-prefix-match': 'the password check refuses an empty password but accepts any non-empty prefix of the stored one (memcmp with the caller\'s length)',
+  'acl-wildcard-leak': 'any authenticated MQTT client may subscribe to "#" (or any filter made only of wildcards) and receives every message on every non-$ topic',
+  'acl-prefix-match': 'the MQTT ACL compares by string prefix: sensor-1\'s "devices/sensor-1/#" also allows "devices/sensor-10/..." for publish, subscribe and delivery',
+  'will-bypass': 'the will message is published without checking the publish ACL of its topic',
+  'retained-bypass': 'an unauthorised PUBLISH with retain=1 is not delivered live but is stored as the retained message of its topic',
+  'coap-hidden-resource': 'an undeclared CoAP resource /debug, missing from /.well-known/core, serves internal state (uptime, heap, admin session)',
+  'coap-method-confusion': 'CoAP DELETE /sensors/temperature answers 2.02 Deleted and resets the reading although only GET is declared',
+  'http-idor': 'GET /api/users/{user} returns any user\'s record to any authenticated principal',
+  'http-path-normalisation': 'HTTP authorization is checked on the raw path while the router normalises it: //api/config, /api/./config, /api/%63onfig need no session',
+  'debug-port': 'an undeclared TCP debug shell listens on port 2323 (banner "RD-1 debug shell", echoes lines)',
+  'verbose-errors': 'HTTP replies carry Server/X-Powered-By with product and version, error bodies a firmware version and a stack trace; CoAP 4.xx replies a version diagnostic',
 });
 
 export function isFlaw(name: string): name is Flaw {

@@ -1,7 +1,16 @@
 // The device's HTTP admin API (node:http, JSON): login with bearer sessions,
-// the first-use password change, status/config/users behind roles. Every
-// answer is JSON with a fixed error body per case (no user enumeration, no
-// stack traces); bad input of any kind gets a 4xx, never a crash.
+// the first-use password change, status/config/users behind roles, and each
+// user's own record (object ownership: a device-role account reads only its
+// own). Every answer is JSON with a fixed error body per case (no user
+// enumeration, no stack traces, no Server or X-Powered-By banner); bad input
+// of any kind gets a 4xx, never a crash.
+//
+// Paths: the router normalises the request path (each segment percent-decoded,
+// '.' segments removed, '..' resolved, empty segments from '//' and a trailing
+// '/' dropped; case-sensitive) and authorization is decided on the route the
+// normalised path names, so every spelling of a protected route needs the same
+// session. The http-path-normalisation flaw checks authorization on the raw
+// path instead (an exact string match against the protected routes).
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Accounts, AccountRole } from './accounts.js';
@@ -24,6 +33,8 @@ export interface HttpApiOptions {
   readonly state: DeviceState;
   readonly serial: string;
   readonly log: (line: string) => void;
+  /** The unit's session store (shared with the CoAP debug resource); a fresh one if absent. */
+  readonly sessions?: Sessions;
 }
 
 export interface RunningHttp {
@@ -41,6 +52,10 @@ interface Context {
   readonly session: Session | undefined;
   readonly token: string | undefined;
   readonly body: unknown;
+  /** Values of the route's `{param}`s (percent-decoded). */
+  readonly params: Readonly<Record<string, string>>;
+  /** false when authorization was skipped (the http-path-normalisation flaw): the handler checks nothing either. */
+  readonly checked: boolean;
 }
 
 interface RouteDef {
@@ -56,6 +71,71 @@ interface RouteDef {
 const AUTH_REQUIRED: Reply = { status: 401, body: { error: 'authentication required' }, headers: { 'WWW-Authenticate': 'Bearer' } };
 const INVALID_CREDENTIALS: Reply = { status: 401, body: { error: 'invalid credentials' } };
 const FORBIDDEN: Reply = { status: 403, body: { error: 'forbidden' } };
+const NOT_FOUND: Reply = { status: 404, body: { error: 'not found' } };
+
+/** A route: its template (`{param}` for one path segment) and its methods. */
+export interface RouteEntry {
+  readonly template: string;
+  readonly methods: Readonly<Record<string, RouteDef>>;
+}
+
+/**
+ * The path segments a request path names: each segment percent-decoded, '.'
+ * removed, '..' resolved (never above the root), empty segments ('//', a
+ * trailing '/') dropped. undefined for a malformed percent-encoding.
+ */
+export function normalisePath(rawPath: string): string[] | undefined {
+  const out: string[] = [];
+  for (const raw of rawPath.split('/')) {
+    let seg: string;
+    try {
+      seg = decodeURIComponent(raw);
+    } catch {
+      return undefined;
+    }
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      out.pop();
+      continue;
+    }
+    out.push(seg);
+  }
+  return out;
+}
+
+/** The route whose template the (normalised) segments fill, with the parameter values; case-sensitive. */
+export function matchRoute(
+  routes: readonly RouteEntry[],
+  segments: readonly string[],
+): { readonly entry: RouteEntry; readonly params: Record<string, string> } | undefined {
+  for (const entry of routes) {
+    const parts = entry.template.split('/').slice(1);
+    if (parts.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    const ok = parts.every((part, i) => {
+      const m = /^\{([A-Za-z]\w*)\}$/.exec(part);
+      if (m) {
+        params[m[1]!] = segments[i]!;
+        return true;
+      }
+      return part === segments[i];
+    });
+    if (ok) return { entry, params };
+  }
+  return undefined;
+}
+
+/** The http-path-normalisation flaw's test: whether the RAW path is, character for character, one of the protected routes. */
+export function rawPathIsProtected(routes: readonly RouteEntry[], rawPath: string): boolean {
+  return routes.some((entry) => {
+    if (Object.values(entry.methods).every((d) => d.access === 'public')) return false;
+    const pattern = entry.template
+      .split('/')
+      .map((part) => (/^\{[A-Za-z]\w*\}$/.test(part) ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    return new RegExp(`^${pattern}$`).test(rawPath);
+  });
+}
 
 function badRequest(error: string): Reply {
   return { status: 400, body: { error } };
@@ -105,10 +185,10 @@ function readBody(req: IncomingMessage): Promise<BodyResult> {
   });
 }
 
-export function createRoutes(opts: HttpApiOptions, sessions: Sessions): Readonly<Record<string, Readonly<Record<string, RouteDef>>>> {
+export function createRoutes(opts: HttpApiOptions, sessions: Sessions): readonly RouteEntry[] {
   const { accounts, state, log } = opts;
   const userList = (): Reply => ({ status: 200, body: accounts.list() });
-  return {
+  const table: Readonly<Record<string, Readonly<Record<string, RouteDef>>>> = {
     '/api/health': { GET: { access: 'public', run: () => ({ status: 200, body: { status: 'ok' } }) } },
     '/api/login': {
       POST: {
@@ -173,6 +253,21 @@ export function createRoutes(opts: HttpApiOptions, sessions: Sessions): Readonly
       },
     },
     '/api/users': { GET: { access: 'admin', openWithFlaw: true, run: userList } },
+    '/api/users/{user}': {
+      GET: {
+        access: 'session',
+        run: ({ session, params, checked }) => {
+          const user = params.user ?? '';
+          // Object ownership: an admin reads any record, anyone else only their
+          // own; someone else's record is 403 whether it exists or not (no
+          // enumeration). The http-idor flaw leaves the ownership check out.
+          const idor = opts.flaws.has('http-idor');
+          if (checked && !idor && session !== undefined && session.role !== 'admin' && session.user !== user) return FORBIDDEN;
+          const record = accounts.find(user);
+          return record ? { status: 200, body: record } : NOT_FOUND;
+        },
+      },
+    },
     '/api/logout': {
       POST: {
         access: 'session',
@@ -184,15 +279,40 @@ export function createRoutes(opts: HttpApiOptions, sessions: Sessions): Readonly
       },
     },
   };
+  return Object.entries(table).map(([template, methods]) => ({ template, methods }));
 }
 
-function send(res: ServerResponse, reply: Reply, close = false): void {
+/** What the verbose-errors flaw adds to every reply: the product and version. */
+const BANNER_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  Server: `RD-1/${FIRMWARE_VERSION} (node ${process.versions.node})`,
+  'X-Powered-By': `rd1-firmware ${FIRMWARE_VERSION}`,
+});
+
+/** What the verbose-errors flaw adds to error bodies: the firmware version and a stack trace with file paths. */
+function verboseError(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const error = String((body as { error?: unknown }).error ?? 'error');
+  return {
+    ...body,
+    firmware: FIRMWARE_VERSION,
+    stack: [
+      `Error: ${error}`,
+      '    at handle (/opt/rd1/http-api.js:42:7)',
+      '    at Server.<anonymous> (/opt/rd1/http-api.js:311:5)',
+      '    at Server.emit (node:events:519:28)',
+    ].join('\n'),
+  };
+}
+
+function send(res: ServerResponse, reply: Reply, close = false, verbose = false): void {
   if (res.headersSent) return;
   const headers: Record<string, string> = {
+    ...(verbose ? BANNER_HEADERS : {}),
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
     ...reply.headers,
   };
+  if (verbose && reply.status >= 400 && reply.body !== undefined) reply = { ...reply, body: verboseError(reply.body) };
   if (close) headers.Connection = 'close';
   if (reply.status === 204 || reply.body === undefined) {
     res.writeHead(reply.status, headers);
@@ -209,52 +329,56 @@ function send(res: ServerResponse, reply: Reply, close = false): void {
 const hasRole = (session: Session, role: AccountRole): boolean => session.role === role;
 
 export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
-  const sessions = new Sessions();
+  const sessions = opts.sessions ?? new Sessions();
   const routes = createRoutes(opts, sessions);
+  const verbose = opts.flaws.has('verbose-errors');
+  const rawAuthz = opts.flaws.has('http-path-normalisation');
+  const reply = (res: ServerResponse, r: Reply, close = false): void => send(res, r, close, verbose);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rawUrl = req.url ?? '';
-    if (!rawUrl.startsWith('/')) return send(res, badRequest('bad request target'));
-    let path: string;
-    try {
-      path = new URL(rawUrl, 'http://device').pathname;
-    } catch {
-      return send(res, badRequest('bad request target'));
-    }
-    const route = routes[path];
-    if (!route) return send(res, { status: 404, body: { error: 'not found' } });
+    if (!rawUrl.startsWith('/')) return reply(res, badRequest('bad request target'));
+    const rawPath = rawUrl.split(/[?#]/, 1)[0]!;
+    const segments = normalisePath(rawPath);
+    if (!segments) return reply(res, badRequest('bad request target'));
+    const match = matchRoute(routes, segments);
+    if (!match) return reply(res, NOT_FOUND);
+    const route = match.entry.methods;
     const method = req.method ?? '';
     const def = Object.prototype.hasOwnProperty.call(route, method) ? route[method] : undefined;
     if (!def) {
-      return send(res, { status: 405, body: { error: 'method not allowed' }, headers: { Allow: Object.keys(route).join(', ') } });
+      return reply(res, { status: 405, body: { error: 'method not allowed' }, headers: { Allow: Object.keys(route).join(', ') } });
     }
 
     const token = bearer(req);
     const session = token === undefined ? undefined : sessions.get(token);
-    const open = def.access === 'public' || (def.openWithFlaw === true && opts.flaws.has('anonymous-http'));
+    // Hardened: authorization follows the route the normalised path names. The
+    // flaw: it is only checked when the raw path spells a protected route exactly.
+    const checked = !rawAuthz || rawPathIsProtected(routes, rawPath);
+    const open = !checked || def.access === 'public' || (def.openWithFlaw === true && opts.flaws.has('anonymous-http'));
     if (!open) {
-      if (!session) return send(res, AUTH_REQUIRED);
-      if (def.access === 'admin' && !hasRole(session, 'admin')) return send(res, FORBIDDEN);
+      if (!session) return reply(res, AUTH_REQUIRED);
+      if (def.access === 'admin' && !hasRole(session, 'admin')) return reply(res, FORBIDDEN);
     }
 
     let body: unknown;
     if (def.body) {
       const read = await readBody(req);
       if (read.kind === 'aborted') return;
-      if (read.kind === 'too-large') return send(res, { status: 413, body: { error: `request body larger than ${MAX_BODY_BYTES} bytes` } }, read.close);
+      if (read.kind === 'too-large') return reply(res, { status: 413, body: { error: `request body larger than ${MAX_BODY_BYTES} bytes` } }, read.close);
       try {
         body = JSON.parse(read.data.toString('utf8'));
       } catch {
-        return send(res, badRequest('malformed JSON'));
+        return reply(res, badRequest('malformed JSON'));
       }
     }
-    send(res, def.run({ session, token, body }));
+    reply(res, def.run({ session, token, body, params: match.params, checked }));
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       opts.log(`http: internal error: ${err instanceof Error ? err.message : String(err)}`);
-      send(res, { status: 500, body: { error: 'internal error' } }, true);
+      reply(res, { status: 500, body: { error: 'internal error' } }, true);
     });
   });
   server.requestTimeout = 10_000;

@@ -9,44 +9,100 @@
 //   4 (bad user name or password) wrong password, unknown user, or locked user
 //                                 on a provisioned unit (the same code for all
 //                                 three: no user enumeration, no lock oracle).
-// Unauthorized SUBSCRIBE filters get SUBACK 128; unauthorized PUBLISHes are
-// acknowledged as the QoS requires and then dropped (MQTT-3.3.5-2), never
-// delivered or retained: aedes would otherwise close the connection, so the
-// packet is renamed to an internal sink topic that is never forwarded.
+//
+// The ACL (each principal's topic rules, the ones the target file declares):
+//   SUBSCRIBE  granted only if one of the principal's subscribe filters COVERS
+//              the requested filter (every topic the request can match is
+//              matched by the allowed filter); otherwise SUBACK 128.
+//   delivery   a message is only forwarded to a client whose principal may
+//              read its topic (defence in depth behind the SUBSCRIBE check).
+//   PUBLISH    allowed iff the topic matches one of the principal's publish
+//              filters ('$' topics belong to the broker). Refused publishes are
+//              acknowledged as the QoS requires and then dropped (MQTT-3.3.5-2),
+//              never delivered or retained: aedes would otherwise close the
+//              connection, so the packet is renamed to an internal sink topic
+//              that is never forwarded.
+//   will       published only if its principal may publish to the will topic
+//              (aedes runs the will through authorizePublish), else discarded.
+// [MQTT-4.7.2-1]: filters starting with a wildcard never match '$' topics.
 
 import { createServer, type Server, type Socket } from 'node:net';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { logName, type Accounts, type AccountRole } from './accounts.js';
 import type { DeviceState } from './device-state.js';
 import type { Flaw } from './flaws.js';
-import { filterCovers, topicMatches } from './topic-match.js';
+import { filterCovers, isValidFilter, topicMatches } from './topic-match.js';
 import { listenTcp, closeTcp } from './sockets.js';
 
 /** Where refused publishes go: never forwarded to anyone. */
 const SINK_TOPIC = '$gauntlet/dropped';
 
-interface MqttPrincipal {
+export interface MqttPrincipal {
   /** null for an anonymous client (only with the anonymous-mqtt flaw). */
   readonly user: string | null;
-  /** 'anonymous' has full rights: that is the flaw. */
+  /** 'anonymous' has full rights (those of admin): that is the flaw. */
   readonly role: AccountRole | 'anonymous';
 }
+
+export interface TopicAcl {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+/** What an admin may do (and an anonymous client, with the anonymous-mqtt flaw): everything but the broker's own '$' topics, plus reading $SYS. */
+export const ADMIN_ACL: TopicAcl = Object.freeze({ publish: Object.freeze(['#']), subscribe: Object.freeze(['#', '$SYS/#']) });
 
 /** What a device-role account may do: its own telemetry subtree and its own config topic. */
 export function deviceAcl(user: string): { publish: string[]; subscribe: string[] } {
   return { publish: [`devices/${user}/#`], subscribe: [`config/${user}`, `devices/${user}/#`] };
 }
 
-export function mayPublish(who: MqttPrincipal | undefined, topic: string): boolean {
-  if (!who || topic.startsWith('$')) return false; // '$' topics belong to the broker
-  if (who.role === 'admin' || who.role === 'anonymous') return true;
-  return who.user !== null && deviceAcl(who.user).publish.some((f) => topicMatches(f, topic));
+export function aclOf(who: MqttPrincipal | undefined): TopicAcl | undefined {
+  if (!who) return undefined;
+  if (who.role === 'admin' || who.role === 'anonymous') return ADMIN_ACL;
+  return who.user === null ? undefined : deviceAcl(who.user);
 }
 
-export function maySubscribe(who: MqttPrincipal | undefined, filter: string): boolean {
-  if (!who) return false;
-  if (who.role === 'admin' || who.role === 'anonymous') return true;
-  return who.user !== null && deviceAcl(who.user).subscribe.some((f) => filterCovers(f, filter));
+const NO_FLAWS: ReadonlySet<Flaw> = new Set();
+
+/** A filter made only of wildcards ('#', '+', '+/#', '+/+/#', ...): what the acl-wildcard-leak flaw lets anyone subscribe to. */
+export function isWildcardOnly(filter: string): boolean {
+  return isValidFilter(filter) && filter.split('/').every((level) => level === '+' || level === '#');
+}
+
+/**
+ * The acl-prefix-match flaw: an allowed filter `a/b/#` (or `a/b`) allows every
+ * topic or filter whose string starts with `a/b` (strcmp with the rule's
+ * length). Rules whose prefix is empty or holds a wildcard ('#') are compared
+ * properly.
+ */
+export function prefixAllows(allowed: string, requested: string): boolean {
+  const prefix = allowed.endsWith('/#') ? allowed.slice(0, -2) : allowed;
+  if (prefix === '' || /[+#]/.test(prefix)) return false;
+  return requested.startsWith(prefix);
+}
+
+export function mayPublish(who: MqttPrincipal | undefined, topic: string, flaws: ReadonlySet<Flaw> = NO_FLAWS): boolean {
+  const acl = aclOf(who);
+  if (!acl || topic.startsWith('$')) return false; // '$' topics belong to the broker
+  const prefix = flaws.has('acl-prefix-match');
+  return acl.publish.some((f) => topicMatches(f, topic) || (prefix && prefixAllows(f, topic)));
+}
+
+export function maySubscribe(who: MqttPrincipal | undefined, filter: string, flaws: ReadonlySet<Flaw> = NO_FLAWS): boolean {
+  const acl = aclOf(who);
+  if (!acl) return false;
+  if (flaws.has('acl-wildcard-leak') && isWildcardOnly(filter)) return true;
+  const prefix = flaws.has('acl-prefix-match');
+  return acl.subscribe.some((f) => filterCovers(f, filter) || (prefix && isValidFilter(filter) && prefixAllows(f, filter)));
+}
+
+/** Whether a message on `topic` may be delivered to this principal (whatever it subscribed to). */
+export function mayRead(who: MqttPrincipal | undefined, topic: string, flaws: ReadonlySet<Flaw> = NO_FLAWS): boolean {
+  const acl = aclOf(who);
+  if (!acl) return false;
+  const prefix = flaws.has('acl-prefix-match');
+  return acl.subscribe.some((f) => topicMatches(f, topic) || (prefix && prefixAllows(f, topic)));
 }
 
 export interface MqttBrokerOptions {
@@ -63,6 +119,11 @@ export interface RunningMqtt {
   close(): Promise<void>;
 }
 
+/** aedes' persistence (untyped in its declarations): only what the retained-bypass flaw uses. */
+function persistenceOf(broker: Aedes): { storeRetained(packet: PublishPacket): Promise<void> } {
+  return (broker as unknown as { persistence: { storeRetained(packet: PublishPacket): Promise<void> } }).persistence;
+}
+
 function refusal(returnCode: 4 | 5, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
@@ -70,6 +131,8 @@ function refusal(returnCode: 4 | 5, message: string): AuthenticateError {
 export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningMqtt> {
   const { accounts, flaws, log } = opts;
   const principals = new WeakMap<Client, MqttPrincipal>();
+  /** acl-wildcard-leak: each client's granted all-wildcard filters, delivered unfiltered. */
+  const leaks = new WeakMap<Client, Set<string>>();
 
   const broker = await Aedes.createBroker({
     connectTimeout: 10_000,
@@ -95,26 +158,57 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
     },
     authorizePublish(client, packet, done) {
       const who = client ? principals.get(client) : undefined;
-      if (!mayPublish(who, packet.topic)) {
-        log(`mqtt: publish dropped user=${who?.user == null ? '(anonymous)' : logName(who.user)} topic=${logName(packet.topic)}`);
-        packet.topic = SINK_TOPIC;
-        packet.retain = false;
+      const isWill = client !== null && (client as Client & { will?: unknown }).will === packet;
+      if (isWill && flaws.has('will-bypass')) {
+        log(`mqtt: will published unchecked user=${who?.user == null ? '(anonymous)' : logName(who.user)} topic=${logName(packet.topic)}`);
+        return done(null);
+      }
+      if (mayPublish(who, packet.topic, flaws)) return done(null);
+      log(
+        `mqtt: ${isWill ? 'will discarded' : 'publish dropped'} user=${who?.user == null ? '(anonymous)' : logName(who.user)} topic=${logName(packet.topic)}`,
+      );
+      const original = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain };
+      packet.topic = SINK_TOPIC;
+      packet.retain = false;
+      if (original.retain && !isWill && flaws.has('retained-bypass')) {
+        // The flaw: not delivered live, but stored as the topic's retained message.
+        const retained: PublishPacket = { cmd: 'publish', topic: original.topic, payload: original.payload, qos: original.qos, retain: true, dup: false };
+        persistenceOf(broker)
+          .storeRetained(retained)
+          .then(
+            () => done(null),
+            () => done(null),
+          );
+        return;
       }
       done(null);
     },
     authorizeSubscribe(client, sub, done) {
       const who = principals.get(client);
-      if (!maySubscribe(who, sub.topic)) {
+      if (!maySubscribe(who, sub.topic, flaws)) {
         log(`mqtt: subscribe refused user=${who?.user == null ? '(anonymous)' : logName(who.user)} filter=${logName(sub.topic)}`);
         return done(null, null);
       }
+      if (flaws.has('acl-wildcard-leak') && isWildcardOnly(sub.topic)) {
+        let set = leaks.get(client);
+        if (!set) leaks.set(client, (set = new Set()));
+        set.add(sub.topic);
+      }
       done(null, sub);
     },
-    authorizeForward(_client, packet) {
-      return packet.topic === SINK_TOPIC ? null : packet;
+    authorizeForward(client, packet) {
+      if (packet.topic === SINK_TOPIC) return null;
+      if (mayRead(principals.get(client), packet.topic, flaws)) return packet;
+      // acl-wildcard-leak: delivery is not filtered for the all-wildcard subscriptions.
+      for (const f of leaks.get(client) ?? []) if (topicMatches(f, packet.topic)) return packet;
+      return null;
     },
   });
   (broker as NodeJS.EventEmitter).on('error', (err: Error) => log(`mqtt: broker error: ${err.message}`));
+  broker.on('unsubscribe', (filters, client) => {
+    const set = leaks.get(client);
+    if (set) for (const f of filters) set.delete(f);
+  });
 
   // The unit's configuration, retained for the sensor on config/sensor-1.
   const publishConfig = (): void => {
@@ -128,7 +222,9 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
     if (!broker.closed) publishConfig();
   });
 
-  const server: Server = createServer((socket: Socket) => {
+  // No Nagle: small MQTT packets go out at once, as on a tuned embedded stack
+  // (otherwise every delivery waits ~40 ms on delayed ACKs).
+  const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
     broker.handle(socket);
   });
   let port: number;

@@ -9,8 +9,11 @@ import { FLAWS, isFlaw, type Flaw } from './flaws.js';
 export interface DeviceOptions {
   /** Address every interface binds to; default '127.0.0.1'. */
   host?: string;
-  /** Ports; 0 (the default) picks a free port. */
-  ports?: { mqtt?: number; coap?: number; http?: number };
+  /**
+   * Ports; 0 (the default) picks a free port. `debug` is the debug-port flaw's
+   * shell, only opened with that flaw: default 2323 (the port scanners probe).
+   */
+  ports?: { mqtt?: number; coap?: number; http?: number; debug?: number };
   flaws?: readonly Flaw[];
   /** Whether the admin account still has the shipped password; default true. */
   factoryFresh?: boolean;
@@ -26,7 +29,7 @@ export interface DeviceOptions {
 
 export interface ResolvedOptions {
   readonly host: string;
-  readonly ports: { readonly mqtt: number; readonly coap: number; readonly http: number };
+  readonly ports: { readonly mqtt: number; readonly coap: number; readonly http: number; readonly debug: number };
   readonly flaws: readonly Flaw[];
   readonly factoryFresh: boolean;
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
@@ -88,7 +91,12 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
 
   return {
     host,
-    ports: { mqtt: port('mqtt', opts.ports?.mqtt), coap: port('coap', opts.ports?.coap), http: port('http', opts.ports?.http) },
+    ports: {
+      mqtt: port('mqtt', opts.ports?.mqtt),
+      coap: port('coap', opts.ports?.coap),
+      http: port('http', opts.ports?.http),
+      debug: port('debug', opts.ports?.debug ?? 0),
+    },
     flaws,
     factoryFresh: opts.factoryFresh ?? true,
     lockout,

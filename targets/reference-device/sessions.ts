@@ -39,6 +39,14 @@ export class Sessions {
     return s;
   }
 
+  /** How many live sessions a role has (the coap-hidden-resource flaw shows it). */
+  countLive(role: AccountRole): number {
+    const t = this.now();
+    let n = 0;
+    for (const s of this.tokens.values()) if (s.role === role && s.expiresAt > t) n++;
+    return n;
+  }
+
   revoke(token: string): void {
     this.tokens.delete(token);
   }

@@ -40,3 +40,16 @@ export function closeTcp(server: Server): Promise<void> {
     for (const s of tracked.get(server) ?? []) s.destroy();
   });
 }
+
+/** A TCP port that was free a moment ago on `host` (bound on port 0, then released). */
+export async function freeTcpPort(host: string): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

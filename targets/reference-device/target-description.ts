@@ -8,7 +8,7 @@ import { COAP_RESOURCES } from './coap-server.js';
 
 export interface DescribedUnit {
   readonly host: string;
-  readonly ports: { readonly mqtt: number; readonly coap: number; readonly http: number };
+  readonly ports: { readonly mqtt: number; readonly coap: number; readonly http: number; readonly debug: number };
   readonly identity: { readonly vendor: string; readonly model: string; readonly serial: string; readonly mac: string };
   readonly credentials: { readonly adminPass: string; readonly sensorPass: string; readonly shippedPass: string };
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
@@ -26,7 +26,8 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
   return {
     format: 'gauntlet-target/1',
     name: 'reference-device',
-    scope: { hosts: [u.host] },
+    // The lab scans the device's diagnostics port too (free, so units never collide).
+    scope: { hosts: [u.host], probe: { tcp: [u.ports.debug], udp: [] } },
     identity: { ...u.identity },
     interfaces: [
       { id: 'mqtt', protocol: 'mqtt', role: 'server', url: `mqtt://${h}:${u.ports.mqtt}`, version: 4 },

@@ -90,7 +90,7 @@ describe('loadTargetFile: a valid file', () => {
     const t = loadTargetFile(write(variant()), ENV);
     expect(t.name).toBe('unit-under-test');
     expect(t.source).toBe(join(dir, 'target.yaml'));
-    expect(t.scope).toEqual({ hosts: ['127.0.0.1'], allowNonLoopback: false });
+    expect(t.scope).toEqual({ hosts: ['127.0.0.1'], allowNonLoopback: false, probe: { tcp: [], udp: [] } });
     expect(t.interfaces).toEqual([
       { id: 'broker', role: 'server', host: '127.0.0.1', port: 1883, protocol: 'mqtt', version: 4 },
       // No port in the URL: the protocol's default.
@@ -106,7 +106,8 @@ describe('loadTargetFile: a valid file', () => {
       change: { via: 'web', method: 'POST', path: '/api/password', body: { password: '{pass}', newPassword: '{new}' }, provisionAs: 'admin' },
     });
     expect(t.declaration.identity).toEqual({ serial: 'SN-1' });
-    expect(t.declaration.access).toEqual({ mqtt: { anonymous: false }, coap: { anonymous: {}, resources: [] }, http: { public: [], protected: [] } });
+    expect(t.declaration.access).toEqual({ mqtt: { anonymous: false, rules: {} }, coap: { anonymous: {}, resources: [] }, http: { public: [], routes: [] } });
+    expect(t.declaration.disclosure).toEqual({ mqttSys: false, banners: [] });
   });
 
   it('reads an explicit lockout duration, MQTT version 5 and a json login with its default header', () => {

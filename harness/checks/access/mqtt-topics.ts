@@ -295,6 +295,54 @@ function instantiate(filter: string, pool: readonly string[]): fc.Arbitrary<stri
   );
 }
 
+/**
+ * The classic ACL bugs, tried first and deterministically, one command per
+ * fresh set of sessions: a sibling or prefix-extended tenant id on each
+ * declared filter (sensor-1 -> sensor-2, sensor-10), `#`, and a will and a
+ * retained publish on a topic the principal may not publish to.
+ */
+function classicSweep(actors: readonly Actor[], observer: Actor): fc.AsyncCommand<Model, Real>[] {
+  const out: fc.AsyncCommand<Model, Real>[] = [];
+  const neighbours = (level: string): string[] => {
+    const m = /^(.*?)(\d+)$/.exec(level);
+    return m ? [`${m[1]}${Number(m[2]) + 1}`, `${level}0`] : [`${level}x`];
+  };
+  const concrete = (f: string) => f.replace(/(^|\/)\+(?=\/|$)/g, '$1x').replace(/(^|\/)#$/, '$1x');
+  for (const a of actors) {
+    if (a === observer) continue;
+    const forbidden = ['gauntlet/forbidden', ...observer.rules.publish.map(concrete)].find((t) => isTopicName(t) && !mayPublish(a.rules, t) && mayRead(observer.rules, t));
+    const unreadable = ['gauntlet/forbidden', ...observer.rules.subscribe.map(concrete)].find((t) => isTopicName(t) && !mayRead(a.rules, t) && mayPublish(observer.rules, t));
+    if (unreadable) out.push(new Subscribe(a, '#', unreadable));
+    for (const f of a.rules.subscribe) {
+      const ls = f.split('/');
+      for (let i = ls.length - 1; i >= 0; i--) {
+        if (ls[i] === '+' || ls[i] === '#' || ls[i]!.startsWith('$')) continue;
+        for (const n of neighbours(ls[i]!)) {
+          const g = [...ls];
+          g[i] = n;
+          out.push(new Subscribe(a, g.join('/'), concrete(g.join('/'))));
+        }
+        break;
+      }
+      if (!f.endsWith('#')) out.push(new Subscribe(a, `${f}/#`, `${f}/x`));
+    }
+    for (const f of a.rules.publish) {
+      const ls = f.split('/');
+      for (let i = ls.length - 1; i >= 0; i--) {
+        if (ls[i] === '+' || ls[i] === '#') continue;
+        for (const n of neighbours(ls[i]!)) {
+          const g = [...ls];
+          g[i] = n;
+          out.push(new Publish(a, concrete(g.join('/')), false));
+        }
+        break;
+      }
+    }
+    if (forbidden) out.push(new Will(a, forbidden), new Publish(a, forbidden, true));
+  }
+  return out;
+}
+
 function actorsOf(ctx: CheckContext): { actors: Actor[]; observer?: Actor } {
   const decl = ctx.target.declaration.access.mqtt;
   const actors: Actor[] = ctx.target.principals.map((p) => ({ name: p.name, user: p.user, pass: p.pass, rules: decl.rules[p.name] ?? { publish: [], subscribe: [] } }));
@@ -341,30 +389,17 @@ export const mqttTopics: Check = {
 
     // Settle window from the measured round trip: long enough on a slow device, short on loopback.
     let settleMs = 60;
-    let setupError: Error | undefined;
-    let harnessError: unknown;
-    let runs = 0;
-    const property = fc.asyncProperty(fc.commands(commands, { maxCommands: 4, replayPath: commandsPath || undefined }), async (cmds) => {
-      if (setupError || harnessError) return;
-      runs++;
-      const real: Real = {
-        ctx,
-        iface,
-        actors,
-        observer,
-        sessions: new Map(),
-        observerSession: undefined as unknown as MqttSession,
-        settleMs,
-        probes: [],
-        extra: [],
-      };
+    let measured = false;
+    const withSessions = async (fn: (real: Real) => Promise<void>): Promise<void> => {
+      const real: Real = { ctx, iface, actors, observer, sessions: new Map(), observerSession: undefined as unknown as MqttSession, settleMs, probes: [], extra: [] };
       ctx.transcript.take();
       try {
         for (const a of actors) real.sessions.set(a.name, await openFor(real, a));
         const obs = await openFor(real, observer);
         (real as { observerSession: MqttSession }).observerSession = obs;
         for (const f of observer.rules.subscribe) await obs.subscribe(f);
-        if (runs === 1) {
+        if (!measured) {
+          measured = true;
           // Round trip through the broker, best of three (the first one is cold).
           let rtt = Infinity;
           for (let i = 0; i < 3; i++) {
@@ -376,14 +411,66 @@ export const mqttTopics: Check = {
           settleMs = Math.min(400, Math.max(40, (Number.isFinite(rtt) ? rtt : 50) * 4 + 20));
           (real as { settleMs: number }).settleMs = settleMs;
         }
-        await fc.asyncModelRun(() => ({ model: { subs: new Map(actors.map((a) => [a.name, new Set<string>()])) }, real }), cmds);
+        await fn(real);
+      } finally {
+        for (const sess of [...real.sessions.values(), ...real.extra]) sess.close();
+        real.observerSession?.close();
+      }
+    };
+    const freshModel = (): Model => ({ subs: new Map(actors.map((a) => [a.name, new Set<string>()])) });
+    const violationOutcome = (v: PolicyViolation, steps: string, cx: { seed: number; path: string; numRuns: number; shrinks: number }, cases: number): CheckOutcome => ({
+      verdict: 'fail',
+      reason: v.summary,
+      cases,
+      findings: [
+        {
+          summary: `${v.kind}: ${v.summary}`,
+          severity: v.severity,
+          evidence: {
+            observed: `${steps} -> ${v.summary}`,
+            declared: JSON.stringify(ctx.target.declaration.access.mqtt.rules),
+            source: 'target:declaration.access.mqtt.rules',
+            transcript: ctx.transcript.take(),
+            counterexample: { ...cx, value: steps },
+          },
+        },
+      ],
+    });
+
+    // 1. The classic sweep, deterministic; `sweep:<n>` replays one of its commands.
+    const sweep = classicSweep(actors, observer);
+    const only = /^sweep:(\d+)$/.exec(ctx.replay.path ?? '');
+    const sweepIdx = only ? [Number(only[1])] : ctx.replay.path ? [] : sweep.map((_, i) => i);
+    let swept = 0;
+    for (const i of sweepIdx) {
+      const cmd = sweep[i];
+      if (!cmd || ctx.signal.aborted) continue;
+      try {
+        await withSessions(async (real) => {
+          swept++;
+          await cmd.run(freshModel(), real);
+        });
+      } catch (e) {
+        if (e instanceof PolicyViolation) return violationOutcome(e, cmd.toString(), { seed: ctx.instance.seed, path: `sweep:${i}`, numRuns: swept, shrinks: 0 }, swept);
+        if (e instanceof SetupError) return { verdict: 'inconclusive', reason: e.message, findings: [], cases: swept };
+        throw e;
+      }
+    }
+    if (only) return { verdict: 'pass', reason: `sweep case ${only[1]} did not violate the policy`, findings: [], cases: swept };
+
+    // 2. Random exploration: short command sequences, shrunk on failure.
+    let setupError: Error | undefined;
+    let harnessError: unknown;
+    let runs = 0;
+    const property = fc.asyncProperty(fc.commands(commands, { maxCommands: 4, replayPath: commandsPath || undefined }), async (cmds) => {
+      if (setupError || harnessError) return;
+      runs++;
+      try {
+        await withSessions((real) => fc.asyncModelRun(() => ({ model: freshModel(), real }), cmds));
       } catch (e) {
         if (e instanceof PolicyViolation) throw e;
         if (e instanceof SetupError) setupError = e;
         else harnessError = e;
-      } finally {
-        for (const s of [...real.sessions.values(), ...real.extra]) s.close();
-        real.observerSession?.close();
       }
     });
     const details = await fc.check(property, {
@@ -394,43 +481,20 @@ export const mqttTopics: Check = {
       markInterruptAsFailure: false,
     });
     if (harnessError !== undefined) throw harnessError;
-    if (setupError) return { verdict: 'inconclusive', reason: setupError.message, findings: [], cases: runs };
+    if (setupError) return { verdict: 'inconclusive', reason: setupError.message, findings: [], cases: swept + runs };
     if (details.failed && details.errorInstance instanceof PolicyViolation && details.counterexample) {
-      const v = details.errorInstance;
       const sequence = String(details.counterexample[0]);
       const replayPath = /replayPath="([^"]*)"/.exec(sequence)?.[1];
       const steps = sequence.replace(/\s*\/\*replayPath=.*\*\//, '');
-      return {
-        verdict: 'fail',
-        reason: v.summary,
-        cases: runs,
-        findings: [
-          {
-            summary: `${v.kind}: ${v.summary}`,
-            severity: v.severity,
-            evidence: {
-              observed: `${steps} -> ${v.summary}`,
-              declared: JSON.stringify(ctx.target.declaration.access.mqtt.rules),
-              source: 'target:declaration.access.mqtt.rules',
-              transcript: ctx.transcript.take(),
-              counterexample: {
-                seed: details.seed,
-                path: `${details.counterexamplePath ?? ''}${replayPath ? `;commands=${replayPath}` : ''}`,
-                value: steps,
-                numRuns: details.numRuns,
-                shrinks: details.numShrinks,
-              },
-            },
-          },
-        ],
-      };
+      const path = `${details.counterexamplePath ?? ''}${replayPath ? `;commands=${replayPath}` : ''}`;
+      return violationOutcome(details.errorInstance, steps, { seed: details.seed, path, numRuns: details.numRuns, shrinks: details.numShrinks }, swept + runs);
     }
     if (details.failed) throw details.errorInstance ?? new Error('access.mqtt-topics: property failed without a counterexample');
     return {
       verdict: 'pass',
-      reason: `${runs} command sequences by ${actors.length} principals matched the declared topic policy${details.interrupted ? ' (time budget reached)' : ''}; settle ${settleMs}ms`,
+      reason: `${swept} classic edge cases and ${runs} random command sequences by ${actors.length} principals matched the declared topic policy${details.interrupted ? ' (time budget reached)' : ''}; settle ${settleMs}ms`,
       findings: [],
-      cases: runs,
+      cases: swept + runs,
     };
   },
 };

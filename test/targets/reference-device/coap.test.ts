@@ -1,6 +1,7 @@
 // The reference device's plain CoAP server, hardened: discovery, anonymous
 // sensor readings, 4.05 for other methods, 4.01 for /config (it needs an
-// authenticated channel), 4.04 for unknown paths.
+// authenticated channel), 4.04 for unknown paths (the debug resource
+// included), and no version information in error replies.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReferenceDevice, type RunningDevice } from '../../../targets/reference-device/index.js';
@@ -52,8 +53,27 @@ describe('reference device: CoAP', () => {
 
   it('answers 4.04 to unknown paths', async () => {
     dev = await startReferenceDevice();
-    for (const path of ['/', '/nope', '/sensors', '/sensors/temperature/x', '/CONFIG']) {
+    for (const path of ['/', '/nope', '/sensors', '/sensors/temperature/x', '/CONFIG', '/debug']) {
       expect((await coapRequest(dev.endpoints.coap, 'GET', path)).code).toBe('4.04');
     }
+  });
+
+  it('keeps DELETE on the temperature a 4.05 and the reading unchanged', async () => {
+    dev = await startReferenceDevice();
+    expect((await coapRequest(dev.endpoints.coap, 'DELETE', '/sensors/temperature')).code).toBe('4.05');
+    expect(Number((await coapRequest(dev.endpoints.coap, 'GET', '/sensors/temperature')).payload)).toBeGreaterThan(15);
+  });
+
+  it('puts no diagnostic payload with version information in error replies', async () => {
+    dev = await startReferenceDevice();
+    const errors = [
+      await coapRequest(dev.endpoints.coap, 'GET', '/nope'),
+      await coapRequest(dev.endpoints.coap, 'GET', '/debug'),
+      await coapRequest(dev.endpoints.coap, 'PUT', '/sensors/humidity', '1'),
+      await coapRequest(dev.endpoints.coap, 'GET', '/config'),
+    ];
+    expect(errors.map((r) => r.code)).toEqual(['4.04', '4.04', '4.05', '4.01']);
+    for (const r of errors) expect(r.payload).not.toMatch(/\d+\.\d+\.\d+|firmware|rd1|node|\.js/i);
+    expect(errors.slice(0, 3).map((r) => r.payload)).toEqual(['', '', '']);
   });
 });

@@ -3,10 +3,10 @@
 // on the hardened unit and only its flaw's weakness on a flawed one), plus the
 // details of each weakness.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GauntletError } from '../../../harness/core/errors.js';
 import { FLAWS, FLAW_INFO, parseFlaws, startReferenceDevice, type Flaw, type RunningDevice } from '../../../targets/reference-device/index.js';
-import { coapRequest, http, login, mqttConnack, provision, token } from './helpers.js';
+import { coapRequest, freeTcpPort, http, login, mqttConnack, provision, rawHttp, rawMqtt, tcpSession, token, type RawMqtt } from './helpers.js';
 
 let dev: RunningDevice | undefined;
 
@@ -17,6 +17,32 @@ afterEach(async () => {
 
 const macSuffix = (d: RunningDevice): string => d.identity.mac.replace(/:/g, '').slice(-6);
 
+/** A raw MQTT session of a principal on a provisioned unit (closed by the probe). */
+async function mqttAs(d: RunningDevice, who: 'admin' | 'sensor', will?: { topic: string; payload: string }): Promise<RawMqtt> {
+  const c = who === 'admin' ? d.credentials.admin : d.credentials.sensor;
+  const raw = await rawMqtt(d.endpoints.mqtt, { username: c.user, password: c.pass }, will ? { will } : {});
+  if (raw.connack !== 0) throw new Error(`CONNECT ${c.user} -> ${raw.connack}`);
+  return raw;
+}
+
+/** Whether sensor-1 is granted a SUBSCRIBE to `filter`. */
+async function sensorGranted(d: RunningDevice, filter: string): Promise<boolean> {
+  const s = await mqttAs(d, 'sensor');
+  try {
+    s.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 0 }] });
+    const ack = await s.next('suback');
+    return ack.cmd === 'suback' && ack.granted[0] !== 128;
+  } finally {
+    s.close();
+  }
+}
+
+/** How long a probe waits for a message that must not come (loopback delivery takes a few ms). */
+const QUIET_MS = 100;
+
+/** The debug-port flaw's shell port in these tests: a free one, so parallel suites do not fight over 2323. */
+let debugPort = 0;
+
 /** One probe per flaw: resolves true when the weakness is present. Run on a factory-fresh unit, in order. */
 const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])[] = [
   ['no-forced-change', async (d) => (await login(d, 'admin', d.credentials.shipped.pass)).status === 200],
@@ -26,6 +52,62 @@ const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])
   ['default-credentials', async (d) => (await login(d, 'support', 'support')).status === 200],
   ['derived-credentials', async (d) => (await login(d, 'service', macSuffix(d))).status === 200],
   ['password-prefix-match', async (d) => (await login(d, 'admin', d.credentials.admin.pass.slice(0, 3))).status === 200],
+  ['acl-wildcard-leak', (d) => sensorGranted(d, '#')],
+  ['acl-prefix-match', (d) => sensorGranted(d, 'devices/sensor-10/x')],
+  [
+    'will-bypass',
+    async (d) => {
+      const admin = await mqttAs(d, 'admin');
+      try {
+        admin.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'devices/sensor-2/will', qos: 0 }] });
+        await admin.next('suback');
+        (await mqttAs(d, 'sensor', { topic: 'devices/sensor-2/will', payload: 'gone' })).close();
+        return await admin.next('publish', QUIET_MS).then(
+          () => true,
+          () => false,
+        );
+      } finally {
+        admin.close();
+      }
+    },
+  ],
+  [
+    'retained-bypass',
+    async (d) => {
+      const sensor = await mqttAs(d, 'sensor');
+      sensor.send({ cmd: 'publish', topic: 'devices/sensor-2/state', payload: Buffer.from('forged'), qos: 1, messageId: 1, retain: true, dup: false });
+      await sensor.next('puback');
+      sensor.close();
+      const admin = await mqttAs(d, 'admin');
+      try {
+        admin.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'devices/sensor-2/state', qos: 0 }] });
+        await admin.next('suback');
+        return await admin.next('publish', QUIET_MS).then(
+          () => true,
+          () => false,
+        );
+      } finally {
+        admin.close();
+      }
+    },
+  ],
+  ['coap-hidden-resource', async (d) => (await coapRequest(d.endpoints.coap, 'GET', '/debug')).code === '2.05'],
+  ['coap-method-confusion', async (d) => (await coapRequest(d.endpoints.coap, 'DELETE', '/sensors/temperature')).code === '2.02'],
+  [
+    'http-idor',
+    async (d) => (await http(d.endpoints.http, 'GET', '/api/users/admin', { token: await token(d, 'sensor-1', d.credentials.sensor.pass) })).status === 200,
+  ],
+  // PUT: anonymous-http opens GET /api/config (every spelling of it), never PUT.
+  ['http-path-normalisation', async (d) => (await rawHttp(d.endpoints.http, 'PUT', '/api/./config', { json: {} })).status === 204],
+  [
+    'debug-port',
+    (d) =>
+      tcpSession({ host: d.endpoints.http.host, port: debugPort }).then(
+        (s) => (s.close(), true),
+        () => false,
+      ),
+  ],
+  ['verbose-errors', async (d) => (await http(d.endpoints.http, 'GET', '/nope')).headers.server !== undefined],
   [
     'no-lockout',
     async (d) => {
@@ -38,6 +120,13 @@ const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])
 /** A window long enough that slow machines still reach the limit inside it. */
 const MATRIX_LOCKOUT = { attempts: 5, windowMs: 10_000, durationMs: 10_000 };
 
+beforeAll(async () => {
+  debugPort = await freeTcpPort();
+});
+
+/** A unit for the matrix, its debug shell (if any) on the suite's port. */
+const matrixUnit = (flaws: Flaw[]): Promise<RunningDevice> => startReferenceDevice({ flaws, lockout: MATRIX_LOCKOUT, ports: { debug: debugPort } });
+
 async function weaknesses(d: RunningDevice): Promise<Flaw[]> {
   const found: Flaw[] = [];
   for (const [flaw, probe] of PROBES) {
@@ -48,8 +137,9 @@ async function weaknesses(d: RunningDevice): Promise<Flaw[]> {
 }
 
 describe('reference device: flaw list', () => {
-  it('describes every flaw in one line', () => {
+  it('describes every flaw in one line, and the matrix probes every flaw', () => {
     expect(Object.keys(FLAW_INFO).sort()).toEqual([...FLAWS].sort());
+    expect(PROBES.map(([f]) => f).sort()).toEqual([...FLAWS].sort());
     for (const f of FLAWS) expect(FLAW_INFO[f]).toMatch(/^[^\n]{10,}$/);
   });
 
@@ -73,19 +163,19 @@ describe('reference device: flaw list', () => {
 
 describe('reference device: each flaw switches on exactly its weakness', () => {
   it('the hardened unit shows none of the weaknesses', async () => {
-    dev = await startReferenceDevice({ lockout: MATRIX_LOCKOUT });
+    dev = await matrixUnit([]);
     expect(await weaknesses(dev)).toEqual([]);
   });
 
   it.each(FLAWS.map((f) => [f]))('%s shows only its own weakness', async (flaw) => {
-    dev = await startReferenceDevice({ flaws: [flaw], lockout: MATRIX_LOCKOUT });
+    dev = await matrixUnit([flaw]);
     expect(dev.flaws).toEqual([flaw]);
     expect(await weaknesses(dev)).toEqual([flaw]);
   });
 
   it('flaws combine', async () => {
-    dev = await startReferenceDevice({ flaws: ['anonymous-mqtt', 'default-credentials', 'no-lockout'], lockout: MATRIX_LOCKOUT });
-    expect((await weaknesses(dev)).sort()).toEqual(['anonymous-mqtt', 'default-credentials', 'no-lockout']);
+    dev = await matrixUnit(['anonymous-mqtt', 'default-credentials', 'no-lockout', 'acl-prefix-match', 'http-idor', 'debug-port']);
+    expect((await weaknesses(dev)).sort()).toEqual(['acl-prefix-match', 'anonymous-mqtt', 'debug-port', 'default-credentials', 'http-idor', 'no-lockout']);
   });
 });
 

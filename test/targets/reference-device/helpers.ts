@@ -1,9 +1,11 @@
 // Test clients for the reference-device suites: raw MQTT CONNECT (mqtt-packet
-// over net, to read CONNACK return codes exactly), the mqtt client for ACL
-// tests, CoAP over dgram with coap-packet, HTTP with undici, and provisioning.
+// over net, to read CONNACK return codes exactly; with a will if asked), the
+// mqtt client for ACL tests, CoAP over dgram with coap-packet, HTTP with undici
+// and raw over net (for paths undici would normalise), a line-based TCP client,
+// and provisioning.
 
 import { createSocket } from 'node:dgram';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { createServer, connect as tcpConnect, type Socket } from 'node:net';
 import { generate as coapGenerate, parse as coapParse } from 'coap-packet';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { generate as mqttGenerate, parser as mqttParser, type Packet } from 'mqtt-packet';
@@ -58,12 +60,19 @@ export function mqttConnack(ep: Endpoint, auth: { username?: string; password?: 
 export interface RawMqtt {
   readonly connack: number;
   send(packet: Packet): void;
-  /** The next received packet of a kind (waits up to 3 s). */
-  next(cmd: Packet['cmd']): Promise<Packet>;
+  /** The next received packet of a kind (waits up to `timeoutMs`, default 3 s, then rejects). */
+  next(cmd: Packet['cmd'], timeoutMs?: number): Promise<Packet>;
   close(): void;
 }
 
-export function rawMqtt(ep: Endpoint, auth: { username?: string; password?: string } = {}): Promise<RawMqtt> {
+export interface Will {
+  readonly topic: string;
+  readonly payload: string;
+  readonly qos?: 0 | 1;
+  readonly retain?: boolean;
+}
+
+export function rawMqtt(ep: Endpoint, auth: { username?: string; password?: string } = {}, extra: { will?: Will } = {}): Promise<RawMqtt> {
   return new Promise((resolve, reject) => {
     const socket: Socket = tcpConnect(ep.port, ep.host);
     const parser = mqttParser({ protocolVersion: 4 });
@@ -81,10 +90,14 @@ export function rawMqtt(ep: Endpoint, auth: { username?: string; password?: stri
     };
     const session: Omit<RawMqtt, 'connack'> = {
       send: (p) => socket.write(mqttGenerate(p)),
-      next: (cmd) =>
+      next: (cmd, timeoutMs = 3000) =>
         new Promise((res, rej) => {
-          const timer = setTimeout(() => rej(new Error(`no ${cmd} within 3 s`)), 3000);
-          waiters.push({ cmd, resolve: (p) => (clearTimeout(timer), res(p)) });
+          const w = { cmd, resolve: (p: Packet) => (clearTimeout(timer), res(p)) };
+          const timer = setTimeout(() => {
+            waiters.splice(waiters.indexOf(w), 1);
+            rej(new Error(`no ${cmd} within ${timeoutMs} ms`));
+          }, timeoutMs);
+          waiters.push(w);
           deliver();
         }),
       close: () => socket.destroy(),
@@ -109,6 +122,9 @@ export function rawMqtt(ep: Endpoint, auth: { username?: string; password?: stri
           clientId: nextClientId(),
           ...(auth.username !== undefined ? { username: auth.username } : {}),
           ...(auth.password !== undefined ? { password: Buffer.from(auth.password) } : {}),
+          ...(extra.will
+            ? { will: { topic: extra.will.topic, payload: Buffer.from(extra.will.payload), qos: extra.will.qos ?? 0, retain: extra.will.retain ?? false } }
+            : {}),
         }),
       );
     });
@@ -228,4 +244,112 @@ export async function provision(dev: RunningDevice): Promise<void> {
     json: { username: 'admin', password: dev.credentials.shipped.pass, newPassword: dev.credentials.admin.pass },
   });
   if (r.status !== 204) throw new Error(`provisioning -> ${r.status} ${r.text}`);
+}
+
+/** One HTTP/1.1 request over a plain socket, the path sent exactly as given (undici would normalise dot segments). */
+export function rawHttp(
+  ep: Endpoint,
+  method: string,
+  path: string,
+  opts: { token?: string; json?: unknown } = {},
+): Promise<HttpReply> {
+  return new Promise((resolve, reject) => {
+    const body = opts.json === undefined ? '' : JSON.stringify(opts.json);
+    const lines = [`${method} ${path} HTTP/1.1`, `Host: ${ep.host}:${ep.port}`, 'Connection: close'];
+    if (opts.token !== undefined) lines.push(`Authorization: Bearer ${opts.token}`);
+    if (opts.json !== undefined) lines.push('Content-Type: application/json');
+    if (body || method === 'PUT' || method === 'POST') lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+    const socket = tcpConnect(ep.port, ep.host);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => (socket.destroy(), reject(new Error('no HTTP reply within 3 s'))), 3000);
+    socket.on('data', (b) => chunks.push(b));
+    socket.on('error', (e) => (clearTimeout(timer), reject(e)));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const all = Buffer.concat(chunks).toString('utf8');
+      const at = all.indexOf('\r\n\r\n');
+      const head = all.slice(0, at < 0 ? all.length : at).split('\r\n');
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head[0] ?? '')?.[1] ?? 0);
+      const headers: Record<string, string> = {};
+      for (const h of head.slice(1)) {
+        const i = h.indexOf(':');
+        if (i > 0) headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
+      }
+      const text = at < 0 ? '' : all.slice(at + 4);
+      let json: unknown;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ status, headers, text, json });
+    });
+    socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  });
+}
+
+/** A line-based TCP session: what the server sent so far, and waiting for text to appear. */
+export interface LineSession {
+  received(): string;
+  /** Resolves once the received text contains `text` (rejects after `timeoutMs`). */
+  waitFor(text: string, timeoutMs?: number): Promise<string>;
+  send(text: string): void;
+  close(): void;
+}
+
+export function tcpSession(ep: Endpoint): Promise<LineSession> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(ep.port, ep.host);
+    let got = '';
+    const listeners: (() => void)[] = [];
+    socket.setEncoding('latin1');
+    socket.on('data', (s: string) => {
+      got += s;
+      for (const l of [...listeners]) l();
+    });
+    socket.on('error', reject);
+    socket.on('connect', () =>
+      resolve({
+        received: () => got,
+        waitFor: (text, timeoutMs = 3000) =>
+          new Promise((res, rej) => {
+            const check = (): void => {
+              if (!got.includes(text)) return;
+              clearTimeout(timer);
+              listeners.splice(listeners.indexOf(check), 1);
+              res(got);
+            };
+            const timer = setTimeout(() => {
+              listeners.splice(listeners.indexOf(check), 1);
+              rej(new Error(`no ${JSON.stringify(text)} within ${timeoutMs} ms; got ${JSON.stringify(got)}`));
+            }, timeoutMs);
+            listeners.push(check);
+            check();
+          }),
+        send: (text) => socket.write(text),
+        close: () => socket.destroy(),
+      }),
+    );
+  });
+}
+
+/** Whether a TCP port on 127.0.0.1 accepts connections. */
+export function tcpOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tcpConnect(port, host);
+    s.on('connect', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+}
+
+/** A TCP port that was free a moment ago. */
+export function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -1,11 +1,13 @@
 // The reference device's HTTP admin API, hardened: login and bearer sessions,
-// roles, logout, error bodies without enumeration, 404/405/413/400 on bad
-// input, and no crash on malformed requests (the server keeps answering).
+// roles, each user's own record (owner or admin only), logout, error bodies
+// without enumeration, version or stack, no Server/X-Powered-By banner, path
+// normalisation with authorization on the normalised route, 404/405/413/400
+// on bad input, and no crash on malformed requests (the server keeps answering).
 
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReferenceDevice, type RunningDevice } from '../../../targets/reference-device/index.js';
-import { http, login, token } from './helpers.js';
+import { http, login, rawHttp, token, type HttpReply } from './helpers.js';
 
 let dev: RunningDevice | undefined;
 
@@ -122,8 +124,8 @@ describe('reference device: HTTP API', () => {
 
   it('answers 404 JSON to unknown routes and 405 with Allow to wrong methods', async () => {
     const d = await provisioned();
-    for (const path of ['/', '/api', '/api/health/', '/api/%63onfig', '/etc/passwd', '/api/users/admin']) {
-      const r = await http(d.endpoints.http, 'GET', path);
+    for (const path of ['/', '/api', '/api/', '/etc/passwd', '/API/config', '/api/Config', '/api/configx', '/api/users/admin/x', '/api/users/%2e%2e', '/api/../etc/passwd']) {
+      const r = await rawHttp(d.endpoints.http, 'GET', path);
       expect(r.status, path).toBe(404);
       expect(r.json).toEqual({ error: 'not found' });
     }
@@ -133,11 +135,80 @@ describe('reference device: HTTP API', () => {
       ['DELETE', '/api/config', 'GET, PUT'],
       ['GET', '/api/logout', 'POST'],
       ['PATCH', '/api/users', 'GET'],
+      ['DELETE', '/api/users/sensor-1', 'GET'],
+      ['PUT', '/api/users/admin', 'GET'],
     ];
     for (const [method, path, allow] of cases) {
       const r = await http(d.endpoints.http, method, path);
       expect(r.status, `${method} ${path}`).toBe(405);
       expect(r.headers.allow).toBe(allow);
+    }
+  });
+
+  it('serves a user record to admin (any user) and to the user themself; 403 for another user, existing or not', async () => {
+    const d = await provisioned();
+    const admin = await token(d, 'admin', d.credentials.admin.pass);
+    const sensor = await token(d, 'sensor-1', d.credentials.sensor.pass);
+    const get = (path: string, t?: string) => http(d.endpoints.http, 'GET', path, t === undefined ? {} : { token: t });
+    expect((await get('/api/users/admin', admin)).json).toEqual({ user: 'admin', role: 'admin' });
+    const own = await get('/api/users/sensor-1', admin);
+    expect([own.status, own.json]).toEqual([200, { user: 'sensor-1', role: 'device' }]);
+    expect((await get('/api/users/nobody', admin)).status).toBe(404);
+    expect((await get('/api/users/sensor-1', sensor)).json).toEqual({ user: 'sensor-1', role: 'device' });
+    for (const other of ['admin', 'nobody', 'sensor-2']) {
+      const r = await get(`/api/users/${other}`, sensor);
+      expect([r.status, r.json], other).toEqual([403, { error: 'forbidden' }]);
+    }
+    for (const path of ['/api/users/admin', '/api/users/sensor-1', '/api/users/nobody']) expect((await get(path)).status, path).toBe(401);
+    expect((await get('/api/users/admin', 'f'.repeat(64))).status).toBe(401);
+  });
+
+  it('normalises the path before routing and authorizes on the normalised route', async () => {
+    const d = await provisioned();
+    const admin = await token(d, 'admin', d.credentials.admin.pass);
+    const sensor = await token(d, 'sensor-1', d.credentials.sensor.pass);
+    const spellings = ['/api/config', '//api/config', '/api/./config', '/api/x/../config', '/api/%63onfig', '/api/config/', '/api//config', '/./api/config?x=1', '/../api/config'];
+    for (const path of spellings) {
+      const anon = await rawHttp(d.endpoints.http, 'GET', path);
+      expect([anon.status, anon.json], path).toEqual([401, { error: 'authentication required' }]);
+      expect((await rawHttp(d.endpoints.http, 'PUT', path, { json: { reportIntervalSeconds: 9 } })).status, `PUT ${path}`).toBe(401);
+      expect((await rawHttp(d.endpoints.http, 'GET', path, { token: sensor })).status, path).toBe(403);
+      expect((await rawHttp(d.endpoints.http, 'GET', path, { token: admin })).status, path).toBe(200);
+    }
+    expect((await http(d.endpoints.http, 'GET', '/api/config', { token: admin })).json).toMatchObject({ reportIntervalSeconds: 60 });
+    // The owner route too: a spelling of someone else's record is still someone else's.
+    for (const path of ['/api/users/./admin', '/api/users/%61dmin', '/api/users/x/../admin/', '//api/users/admin']) {
+      expect((await rawHttp(d.endpoints.http, 'GET', path)).status, path).toBe(401);
+      expect((await rawHttp(d.endpoints.http, 'GET', path, { token: sensor })).status, path).toBe(403);
+    }
+    expect((await rawHttp(d.endpoints.http, 'GET', '/api/users/sensor-%31', { token: sensor })).json).toEqual({ user: 'sensor-1', role: 'device' });
+    // Public routes in any spelling; a broken percent-encoding is a bad request.
+    expect((await rawHttp(d.endpoints.http, 'GET', '/api/health/')).status).toBe(200);
+    expect((await rawHttp(d.endpoints.http, 'GET', '/api/%zz')).status).toBe(400);
+  });
+
+  it('sends no product or version banner and short JSON error bodies', async () => {
+    const d = await provisioned();
+    const t = await token(d, 'admin', d.credentials.admin.pass);
+    const replies: HttpReply[] = [
+      await http(d.endpoints.http, 'GET', '/api/health'),
+      await http(d.endpoints.http, 'GET', '/api/status', { token: t }),
+      await login(d, 'admin', 'wrong-password'),
+      await http(d.endpoints.http, 'GET', '/api/config'),
+      await http(d.endpoints.http, 'GET', '/nope'),
+      await http(d.endpoints.http, 'DELETE', '/api/config'),
+      await http(d.endpoints.http, 'POST', '/api/login', { raw: '{' }),
+      await http(d.endpoints.http, 'GET', '/api/users/nobody', { token: t }),
+      await rawHttp(d.endpoints.http, 'GET', '/api/%zz'),
+    ];
+    for (const r of replies) {
+      expect(r.headers.server, r.text).toBeUndefined();
+      expect(r.headers['x-powered-by'], r.text).toBeUndefined();
+      if (r.status < 400) continue;
+      expect(Object.keys(r.json as object), r.text).toEqual(['error']);
+      expect(typeof (r.json as { error: unknown }).error).toBe('string');
+      expect(r.text.length, r.text).toBeLessThan(100);
+      expect(r.text).not.toMatch(/\d+\.\d+\.\d+|stack|firmware|node|\.js|\/opt\//i);
     }
   });
 

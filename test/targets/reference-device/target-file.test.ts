@@ -77,7 +77,8 @@ describe('reference device: target file', () => {
     dev = await startReferenceDevice({ factoryFresh: false });
     const hardened = dev.targetFile().declaration;
     await dev.close();
-    dev = await startReferenceDevice({ factoryFresh: false, flaws: [...FLAWS] });
+    // The debug shell on a free port: parallel suites may hold 2323.
+    dev = await startReferenceDevice({ factoryFresh: false, flaws: [...FLAWS], ports: { debug: 0 } });
     const flawed = dev.targetFile();
     expect(targetFileSchema.safeParse(flawed).success).toBe(true);
     // Only the secrets and the (free) ports differ between units.

@@ -1,12 +1,17 @@
 // Unit tests of the reference device's building blocks that the socket suites
 // cannot pin down precisely: MQTT topic matching and filter coverage, the
-// lockout bookkeeping and session expiry on a driven clock, config validation.
+// broker's ACL decisions (with and without the ACL flaws), HTTP path
+// normalisation and route matching, the lockout bookkeeping and session expiry
+// on a driven clock, config validation.
 
 import { describe, expect, it } from 'vitest';
 import { applyConfigUpdate, DEFAULT_CONFIG } from '../../../targets/reference-device/device-state.js';
 import { Lockout } from '../../../targets/reference-device/lockout.js';
 import { SESSION_TTL_MS, Sessions } from '../../../targets/reference-device/sessions.js';
 import { filterCovers, isValidFilter, topicMatches } from '../../../targets/reference-device/topic-match.js';
+import type { Flaw } from '../../../targets/reference-device/flaws.js';
+import { isWildcardOnly, mayPublish, mayRead, maySubscribe, prefixAllows, type MqttPrincipal } from '../../../targets/reference-device/mqtt-broker.js';
+import { matchRoute, normalisePath, rawPathIsProtected, type RouteEntry } from '../../../targets/reference-device/http-api.js';
 
 describe('topic matching', () => {
   it.each([
@@ -52,6 +57,87 @@ describe('topic matching', () => {
   it('rejects malformed filters', () => {
     for (const f of ['', 'a/#/b', 'a#', 'a/b+', '+a', 'x\u0000']) expect(isValidFilter(f), f).toBe(false);
     for (const f of ['#', '+', 'a/+/b', 'a/#', '/', '$SYS/#']) expect(isValidFilter(f), f).toBe(true);
+  });
+});
+
+describe('broker ACL decisions', () => {
+  const sensor: MqttPrincipal = { user: 'sensor-1', role: 'device' };
+  const admin: MqttPrincipal = { user: 'admin', role: 'admin' };
+  const none = new Set<Flaw>();
+  const prefix = new Set<Flaw>(['acl-prefix-match']);
+  const leak = new Set<Flaw>(['acl-wildcard-leak']);
+
+  it('hardened: publish by match, subscribe by cover, delivery by read rights', () => {
+    expect(mayPublish(sensor, 'devices/sensor-1/t', none)).toBe(true);
+    expect(mayPublish(sensor, 'devices/sensor-10/t', none)).toBe(false);
+    expect(mayPublish(admin, 'anything/at/all', none)).toBe(true);
+    expect(mayPublish(admin, '$SYS/x', none)).toBe(false);
+    expect(mayPublish(undefined, 'a', none)).toBe(false);
+    expect(maySubscribe(sensor, 'devices/sensor-1/+/x', none)).toBe(true);
+    expect(maySubscribe(sensor, 'devices/+/temp', none)).toBe(false);
+    expect(maySubscribe(admin, '$SYS/#', none)).toBe(true);
+    expect(maySubscribe(admin, '$other/#', none)).toBe(false);
+    // Defence in depth: delivery is decided per topic, whatever was subscribed.
+    expect(mayRead(sensor, 'devices/sensor-1/temp', none)).toBe(true);
+    expect(mayRead(sensor, 'config/sensor-1', none)).toBe(true);
+    expect(mayRead(sensor, 'devices/sensor-2/temp', none)).toBe(false);
+    expect(mayRead(sensor, 'config/sensor-1/x', none)).toBe(false);
+    expect(mayRead(admin, '$SYS/broker/heartbeat', none)).toBe(true);
+    expect(mayRead(admin, '$gauntlet/dropped', none)).toBe(false);
+    expect(mayRead(undefined, 'a', none)).toBe(false);
+  });
+
+  it('acl-prefix-match: string prefixes of the rules, nothing more', () => {
+    expect(prefixAllows('devices/sensor-1/#', 'devices/sensor-10/x')).toBe(true);
+    expect(prefixAllows('config/sensor-1', 'config/sensor-1x')).toBe(true);
+    expect(prefixAllows('#', 'anything')).toBe(false);
+    expect(mayPublish(sensor, 'devices/sensor-10/x', prefix)).toBe(true);
+    expect(maySubscribe(sensor, 'devices/sensor-10/#', prefix)).toBe(true);
+    expect(mayRead(sensor, 'devices/sensor-10/x', prefix)).toBe(true);
+    expect(maySubscribe(sensor, '#', prefix)).toBe(false);
+    expect(maySubscribe(sensor, 'devices/+/temp', prefix)).toBe(false);
+    expect(mayPublish(sensor, 'devices/sensor-2/x', prefix)).toBe(false);
+  });
+
+  it('acl-wildcard-leak: filters made only of wildcards are granted to anyone', () => {
+    for (const f of ['#', '+', '+/#', '+/+/#', '+/+']) expect(isWildcardOnly(f), f).toBe(true);
+    for (const f of ['a/#', '#/+', '$SYS/#', '+/a']) expect(isWildcardOnly(f), f).toBe(false);
+    expect(maySubscribe(sensor, '+/+/#', leak)).toBe(true);
+    expect(maySubscribe(sensor, 'devices/#', leak)).toBe(false);
+    expect(maySubscribe(sensor, '$SYS/#', leak)).toBe(false);
+    expect(mayPublish(sensor, 'devices/sensor-2/x', leak)).toBe(false);
+  });
+});
+
+describe('HTTP path normalisation', () => {
+  it.each([
+    ['/api/config', ['api', 'config']],
+    ['//api/config', ['api', 'config']],
+    ['/api/./config', ['api', 'config']],
+    ['/api/x/../config', ['api', 'config']],
+    ['/api/%63onfig', ['api', 'config']],
+    ['/api/config/', ['api', 'config']],
+    ['/../../api/config', ['api', 'config']],
+    ['/api/%2e%2e/x', ['x']],
+    ['/api/a%2Fb', ['api', 'a/b']],
+    ['/', []],
+    ['/api/%zz', undefined],
+  ])('%s -> %j', (raw, segments) => {
+    expect(normalisePath(raw)).toEqual(segments);
+  });
+
+  it('matches templates case-sensitively and tells raw protected paths', () => {
+    const run = () => ({ status: 200 });
+    const routes: RouteEntry[] = [
+      { template: '/api/health', methods: { GET: { access: 'public', run } } },
+      { template: '/api/config', methods: { GET: { access: 'admin', run } } },
+      { template: '/api/users/{user}', methods: { GET: { access: 'session', run } } },
+    ];
+    expect(matchRoute(routes, ['api', 'users', 'sensor-1'])?.params).toEqual({ user: 'sensor-1' });
+    expect(matchRoute(routes, ['API', 'config'])).toBeUndefined();
+    expect(rawPathIsProtected(routes, '/api/config')).toBe(true);
+    expect(rawPathIsProtected(routes, '/api/users/admin')).toBe(true);
+    for (const p of ['/api/health', '//api/config', '/api/config/', '/api/%63onfig', '/api/users/admin/']) expect(rawPathIsProtected(routes, p), p).toBe(false);
   });
 });
 
