@@ -84,6 +84,26 @@ describe.skipIf(!interop.mosquitto || !interop.mosquittoPasswd)('Mosquitto inter
     expect(r.cases).toBeGreaterThan(5);
   }, 60_000);
 
+  it('every access check on the matching broker: no false finding', async () => {
+    const run = await runAgainst(target(await withAcl(MATCHING_ACL)), { numRuns: 15, timeMs: 20_000 });
+    const access = run.results.filter((r) => r.instance.checkId.startsWith('access.'));
+    const table = verdictTable(access);
+    expect(access.map((r) => r.instance.id).sort(), table).toEqual([
+      'access.exposed-surface@target',
+      'access.mqtt-topics@broker',
+      'access.unauthenticated-disclosure@target',
+    ]);
+    for (const r of access) expect(r.verdict, table).toBe('pass');
+  }, 90_000);
+
+  it('an anonymous broker discloses $SYS (broker version) without authentication: found', async () => {
+    broker = await startMosquitto({ binary: interop.mosquitto!, anonymous: true, extraConfig: 'set_tcp_nodelay true\nsys_interval 1\n' });
+    const run = await runAgainst(target(broker.port), { only: ['access.unauthenticated-disclosure@target'] });
+    const r = run.byId.get('access.unauthenticated-disclosure@target')!;
+    expect(r.verdict, verdictTable(run.results)).toBe('fail');
+    expect(r.findings.map((f) => f.summary).join('\n')).toMatch(/\$SYS\/broker\/version/);
+  }, 60_000);
+
   it('one loosened ACL line (pattern read config/#): the leak is found and shrunk', async () => {
     const run = await runAgainst(target(await withAcl(MATCHING_ACL.replace('pattern read config/%u', 'pattern read config/#'))), OPTS);
     const r = run.byId.get('access.mqtt-topics@broker')!;
