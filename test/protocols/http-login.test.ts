@@ -83,7 +83,7 @@ describe('httpLogin: json token', () => {
   it('a good credential: the token opens the protected route -> granted', async () => {
     const { port, seen } = await device(tokenDevice);
     const o = await httpLogin(iface(port, JSON_AUTH), { user: 'admin', pass: 's3cret' }, io());
-    expect(o).toEqual({ kind: 'granted', headers: { authorization: 'Bearer tok-1' }, detail: 'GET /api/config answered 200 with the session' });
+    expect(o).toEqual({ kind: 'granted', headers: { authorization: 'Bearer tok-1' }, detail: 'login answered 200 with a token; GET /api/config answered 200 with it' });
     expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['POST /api/login', 'GET /api/config']);
     expect(JSON.parse(seen[0]!.body)).toEqual({ username: 'admin', password: 's3cret', remember: true });
     expect(seen[0]!.headers['content-type']).toBe('application/json');
@@ -119,9 +119,18 @@ describe('httpLogin: json token', () => {
     }
   });
 
-  it('a token the protected route refuses -> refused naming the route', async () => {
-    const { port } = await device((req, res) => (req.url === '/api/login' ? json(res, 200, { session: { token: 'forged' } }) : json(res, 403, {})));
-    expect(await httpLogin(iface(port, JSON_AUTH), { user: 'admin', pass: 'x' }, io())).toEqual({ kind: 'refused', status: 403, detail: 'GET /api/config answered 403' });
+  it('a token the device itself rejects (401 on the protected route) -> refused naming the route', async () => {
+    const { port } = await device((req, res) => (req.url === '/api/login' ? json(res, 200, { session: { token: 'forged' } }) : json(res, 401, {})));
+    expect(await httpLogin(iface(port, JSON_AUTH), { user: 'admin', pass: 'x' }, io())).toEqual({
+      kind: 'refused',
+      status: 401,
+      detail: 'login answered 200 with a token, but GET /api/config rejects it (401)',
+    });
+  });
+
+  it('a low-privilege account (403 on an admin route) is still a granted credential', async () => {
+    const { port } = await device((req, res) => (req.url === '/api/login' ? json(res, 200, { session: { token: 'user-token' } }) : json(res, 403, {})));
+    expect(await httpLogin(iface(port, JSON_AUTH), { user: 'user', pass: 'user' }, io())).toMatchObject({ kind: 'granted', detail: expect.stringContaining('answered 403 with it') });
   });
 
   it('without a protected route, a token is enough', async () => {
@@ -170,8 +179,13 @@ describe('httpLogin: basic', () => {
   it('the right credential on the protected route -> granted, sent as UTF-8 Basic', async () => {
     const { port, seen } = await device(basicDevice);
     const o = await httpLogin(iface(port, { kind: 'basic' }), { user: 'admin', pass: 'pä:ss' }, io());
-    expect(o).toMatchObject({ kind: 'granted', detail: 'GET /api/config answered 200 with the session' });
+    expect(o).toMatchObject({ kind: 'granted', detail: 'GET /api/config answered 200 with the credential' });
     expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /api/config']);
+  });
+
+  it('Basic: authenticated but not authorised for the route (403) -> granted', async () => {
+    const { port } = await device((_req, res) => json(res, 403, {}));
+    expect(await httpLogin(iface(port, { kind: 'basic' }), { user: 'viewer', pass: 'viewer' }, io())).toMatchObject({ kind: 'granted' });
   });
 
   it('a wrong one -> refused 401', async () => {

@@ -1,7 +1,8 @@
 // Presents a credential to an HTTP interface the way its target file says
-// (json token login or Basic) and decides whether it was granted: the
-// declared protected route answers 2xx with the session, or, without one,
-// the login itself issued a token.
+// (json token login or Basic) and decides whether the device accepted it:
+// json: the login issued a token the device does not itself reject (401) on
+// the declared protected route; Basic: the protected route answers 2xx, or
+// 403 (authenticated, not authorised). A low-privilege account counts.
 
 import type { HttpInterface } from '../../model/index.js';
 import type { Io } from '../common/io.js';
@@ -60,10 +61,20 @@ export async function httpLogin(iface: HttpInterface, cred: HttpCredential, io: 
     }
     headers = { [auth.header.name.toLowerCase()]: auth.header.value.replace('{token}', () => token as string) };
     if (!iface.protectedPath) return { kind: 'granted', headers, detail: `login answered ${r.status} with a token` };
+    // The token is the grant. The protected route only tells a real session
+    // (2xx, or 403 for a role without access to it) from a token the device
+    // itself rejects (401): a low-privilege account is still an account.
+    const path = iface.protectedPath;
+    const v = await httpExchange(iface, { method: 'GET', path, headers }, io);
+    if (v.kind !== 'response') return notResponse(v);
+    if (v.status === 401) return { kind: 'refused', status: v.status, detail: `login answered ${r.status} with a token, but GET ${path} rejects it (401)` };
+    return { kind: 'granted', headers, detail: `login answered ${r.status} with a token; GET ${path} answered ${v.status} with it` };
   }
+  // Basic: a valid credential gets the route (2xx) or is authenticated but not
+  // authorised for it (403); 401 means the credential itself was refused.
   const path = iface.protectedPath ?? '/';
   const r = await httpExchange(iface, { method: 'GET', path, headers }, io);
   if (r.kind !== 'response') return notResponse(r);
-  if (r.status >= 200 && r.status <= 299) return { kind: 'granted', headers, detail: `GET ${path} answered ${r.status} with the session` };
+  if ((r.status >= 200 && r.status <= 299) || r.status === 403) return { kind: 'granted', headers, detail: `GET ${path} answered ${r.status} with the credential` };
   return { kind: 'refused', status: r.status, detail: `GET ${path} answered ${r.status}` };
 }
