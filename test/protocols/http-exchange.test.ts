@@ -67,7 +67,7 @@ describe('httpExchange', () => {
     const o = await httpExchange(iface, { method: 'POST', path: '/api/login', headers: { 'content-type': 'application/json', 'x-a': 'b' }, body: '{"u":"admin"}' }, t);
     expect(o).toMatchObject({ kind: 'response', status: 200, body: '' });
     expect(seen[0]).toMatchObject({ method: 'POST', url: '/api/login', body: '{"u":"admin"}', headers: { 'content-type': 'application/json', 'x-a': 'b' } });
-    expect(t.transcript.entries()[0]!.decoded).toBe('POST /api/login body "{\\"u\\":\\"admin\\"}"');
+    expect(t.transcript.entries()[0]!.decoded).toBe('POST /api/login [x-a: b] body "{\\"u\\":\\"admin\\"}"');
     expect(t.transcript.entries()[1]!.decoded).toBe('200 (empty)');
   });
 
@@ -153,5 +153,15 @@ describe('splitRoute and originOf', () => {
   it('brackets IPv6 hosts', () => {
     expect(originOf({ protocol: 'http', host: '127.0.0.1', port: 80 })).toBe('http://127.0.0.1:80');
     expect(originOf({ protocol: 'https', host: '::1', port: 8443 })).toBe('https://[::1]:8443');
+  });
+});
+
+describe('headerText (transcripts)', () => {
+  it('names credential headers without their values, shows the others, leaves out content-type', async () => {
+    const { headerText } = await import('../../harness/protocols/http/exchange.js');
+    const text = headerText({ authorization: 'Bearer s3cret-token', Cookie: 'sid=abc', 'x-http-method-override': 'PUT', 'content-type': 'application/json' });
+    expect(text).toBe(' [authorization: <redacted>, Cookie: <redacted>, x-http-method-override: PUT]');
+    expect(text).not.toContain('s3cret');
+    expect(headerText(undefined)).toBe('');
   });
 });

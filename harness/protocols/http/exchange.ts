@@ -38,7 +38,7 @@ export async function httpExchange(iface: HttpInterface, req: HttpRequest, io: I
     connect: { rejectUnauthorized: false },
   });
   const bodyText = req.body === undefined ? '' : ` body "${printable(req.body.toString(), 80)}"`;
-  io.transcript.record({ dir: 'sent', peer: io.peer, decoded: `${req.method} ${req.path}${bodyText}` });
+  io.transcript.record({ dir: 'sent', peer: io.peer, decoded: `${req.method} ${req.path}${headerText(req.headers)}${bodyText}` });
   try {
     // undici checks its own timeouts on a coarse (~0.5 s) timer; this bound is exact.
     const bound = AbortSignal.timeout(io.timeoutMs);
@@ -66,6 +66,16 @@ export async function httpExchange(iface: HttpInterface, req: HttpRequest, io: I
   } finally {
     await client.destroy().catch(() => undefined);
   }
+}
+
+/** Credential-bearing headers are shown by name only: evidence must not leak the session. */
+const SECRET_HEADERS = /^(authorization|cookie|proxy-authorization|x-auth-token|x-api-key|x-session)$/i;
+
+/** ` [authorization: <redacted>, x-http-method-override: PUT]`, for the transcript. */
+export function headerText(headers: Readonly<Record<string, string>> | undefined): string {
+  const names = Object.keys(headers ?? {}).filter((h) => h.toLowerCase() !== 'content-type');
+  if (names.length === 0) return '';
+  return ` [${names.map((h) => `${h}: ${SECRET_HEADERS.test(h) ? '<redacted>' : printable(headers![h]!, 40)}`).join(', ')}]`;
 }
 
 /** "METHOD /path" -> parts. */

@@ -223,7 +223,7 @@ describe('access.http-routes on a fake device', () => {
     expect(f.severity).toBe('high');
     expect(f.evidence.declared).toBe('/api/config GET, PUT: roles admin');
     expect(f.evidence.source).toBe('target:declaration.access.http.routes');
-    expect(f.evidence.transcript.map((e) => e.decoded)).toEqual([expect.stringMatching(/with alice's session/), 'GET /api/config', expect.stringMatching(/^200 /)]);
+    expect(f.evidence.transcript.map((e) => e.decoded)).toEqual([expect.stringMatching(/with alice's session/), 'GET /api/config [authorization: <redacted>]', expect.stringMatching(/^200 /)]);
     expect(f.replay).toMatch(/^gauntlet replay /);
   });
 
