@@ -31,7 +31,7 @@ export function selectChecks(profile: Profile, checks: readonly Check[]): Check[
 export function plan(target: Target, profile: Profile, checks: readonly Check[], opts: PlanOptions): PlannedCheck[] {
   const selected = selectChecks(profile, checks);
   const all: PlannedCheck[] = [];
-  for (const phase of ['fresh', 'main'] as const) {
+  for (const phase of ['fresh', 'main', 'update'] as const) {
     for (const check of selected.filter((c) => c.phase === phase)) {
       if (check.per === 'target') {
         const iface = target.interfaces[0]!;

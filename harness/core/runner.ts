@@ -22,6 +22,7 @@ import { describeError, GauntletError, isGauntletError } from './errors.js';
 import { LockoutPacer } from './pacer.js';
 import type { PlannedCheck } from './planner.js';
 import { provision, provisionedAlready } from './provision.js';
+import { updatePositiveControl, type UpdateControl } from './update-control.js';
 import { createScopeGuard } from './scope.js';
 import { TranscriptRecorder } from './transcript.js';
 
@@ -93,7 +94,8 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
   let index = 0;
 
   const freshPlan = opts.plan.filter((p) => p.check.phase === 'fresh');
-  const mainPlan = opts.plan.filter((p) => p.check.phase !== 'fresh');
+  const mainPlan = opts.plan.filter((p) => p.check.phase === 'main');
+  const updatePlan = opts.plan.filter((p) => p.check.phase === 'update');
   const fu = target.declaration.firstUse;
   const wantsProvisioning = fu?.state === 'factory-fresh';
   let already = false;
@@ -134,6 +136,32 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
     if (signal.aborted) break;
     const r = await execute(planned, ++index, undefined, true);
     results.push(r);
+  }
+
+  // Update checks run on the baseline firmware; then one positive control
+  // (the valid newer image installs) confirms their refusals meant something.
+  const heldUpdates: CheckResult[] = [];
+  for (const planned of updatePlan) {
+    if (signal.aborted) break;
+    heldUpdates.push(await execute(planned, ++index, undefined, false));
+  }
+  if (heldUpdates.some((r) => r.verdict === 'pass' || r.verdict === 'fail') && !signal.aborted) {
+    let control: UpdateControl;
+    try {
+      control = await updatePositiveControl(target, runIo(undefined), sleep);
+    } catch (e) {
+      control = { kind: 'failed', detail: describeError(e) };
+    }
+    await emit({ type: 'note', text: `update positive control: ${control.detail}` });
+    if (control.kind === 'failed') {
+      for (const [i, r] of heldUpdates.entries()) {
+        if (r.verdict === 'pass') heldUpdates[i] = { ...r, verdict: 'inconclusive', reason: `${r.reason}; but the positive control failed (${control.detail}), so a refusal may mean the device refuses every image` };
+      }
+    }
+  }
+  for (const r of heldUpdates) {
+    results.push(r);
+    await emit({ type: 'check-end', result: r });
   }
 
   const summary = emptyCounts();

@@ -2,7 +2,9 @@
 // resolution into the model's Target. The JSON Schema published in
 // reports/schema/ is generated from the zod schema here, so the two never drift.
 
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import type {
   Declaration,
@@ -11,6 +13,7 @@ import type {
   Principal,
   Target,
   FirstUsePolicy,
+  UpdateDeclaration,
 } from '../model/index.js';
 import { GauntletError } from './errors.js';
 import { parseDuration } from './duration.js';
@@ -26,6 +29,13 @@ const duration = z
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'expected an id of letters, digits, - and _');
 const route = z.string().regex(/^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/\S*$/, 'expected "METHOD /path", e.g. "GET /api/config"');
 const coapMethod = z.enum(['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH']);
+/** [start, end) with negative offsets from the end; `[128]` = from 128 to the end. */
+const byteRange = z
+  .array(z.number().int())
+  .min(1)
+  .max(2)
+  .transform(([start, end]) => ({ start: start!, ...(end === undefined ? {} : { end }) }));
+const jsonPath = z.string().regex(/^\$(\.[A-Za-z0-9_-]+)+$/, 'expected a JSON path like $.firmware');
 const httpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /** A topic filter [MQTT-4.7.1]: `#` only last and alone in its level, `+` alone in its level. */
 const topicFilter = z
@@ -128,6 +138,45 @@ const declaration = z.strictObject({
         .default({ public: [], routes: [] }),
     })
     .default({ mqtt: { anonymous: false, rules: {} }, coap: { anonymous: {}, resources: [] }, http: { public: [], routes: [] } }),
+  update: z
+    .strictObject({
+      version: z.strictObject({ via: id, path: z.string().startsWith('/'), json: jsonPath, as: id.optional() }),
+      installTimeout: duration.default('5s'),
+      images: z.strictObject({
+        newer: z.strictObject({ file: z.string().min(1), version: z.string().min(1) }),
+        older: z.strictObject({ file: z.string().min(1), version: z.string().min(1) }).optional(),
+      }),
+      layout: z
+        .strictObject({
+          payload: byteRange.optional(),
+          version: z.strictObject({ at: z.number().int(), length: z.number().int().min(1).max(8) }).optional(),
+          signature: z
+            .strictObject({
+              at: z.number().int(),
+              length: z.number().int().min(1).max(1024),
+              algorithm: z.literal('ed25519').optional(),
+              covers: byteRange.optional(),
+            })
+            .optional(),
+          digests: z.array(z.strictObject({ kind: z.enum(['sha256', 'crc32']), at: z.number().int(), covers: byteRange })).default([]),
+        })
+        .optional(),
+      maxImageBytes: z.number().int().min(1).optional(),
+      paths: z
+        .array(
+          z.strictObject({
+            id,
+            kind: z.literal('http-upload'),
+            via: id,
+            method: z.enum(['POST', 'PUT']).default('POST'),
+            path: z.string().startsWith('/'),
+            as: id.optional(),
+            contentType: z.string().default('application/octet-stream'),
+          }),
+        )
+        .min(1),
+    })
+    .optional(),
   interfaces: z
     .array(
       z.strictObject({
@@ -301,8 +350,41 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       throw invalid(['declaration', 'access', 'http', 'routes', i, 'owner'], `declaration.access.http.routes[${i}].owner`, `the route ${r.route} has no {${r.owner}} parameter`);
     }
   }
+  let update: UpdateDeclaration | undefined;
+  if (d.update) {
+    const u = d.update;
+    const httpIface = (name: string, field: PropertyKey[], label: string) => {
+      const i = interfaces.find((x) => x.id === name);
+      if (!i || (i.protocol !== 'http' && i.protocol !== 'https')) throw invalid(field, label, `expected the id of an http interface (got "${name}")`);
+    };
+    const principal = (name: string | undefined, field: PropertyKey[], label: string) => {
+      if (name !== undefined && !principals.some((p) => p.name === name)) throw invalid(field, label, `no principal named "${name}"`);
+    };
+    httpIface(u.version.via, ['declaration', 'update', 'version', 'via'], 'declaration.update.version.via');
+    principal(u.version.as, ['declaration', 'update', 'version', 'as'], 'declaration.update.version.as');
+    for (const [i, p] of u.paths.entries()) {
+      httpIface(p.via, ['declaration', 'update', 'paths', i, 'via'], `declaration.update.paths[${i}].via`);
+      principal(p.as, ['declaration', 'update', 'paths', i, 'as'], `declaration.update.paths[${i}].as`);
+    }
+    // Image files are relative to the target file's folder (absolute ones as they are).
+    const base = loaded.path.startsWith('builtin:') || loaded.path === 'test-target' ? process.cwd() : dirname(resolvePath(loaded.path));
+    const image = (ref: { file: string; version: string }, key: 'newer' | 'older') => {
+      const file = resolvePath(base, ref.file);
+      if (!existsSync(file)) throw invalid(['declaration', 'update', 'images', key, 'file'], `declaration.update.images.${key}.file`, `no such file: ${file}`);
+      return { file, version: ref.version };
+    };
+    update = {
+      version: u.version,
+      installTimeoutMs: parseDuration(u.installTimeout)!,
+      images: { newer: image(u.images.newer, 'newer'), ...(u.images.older ? { older: image(u.images.older, 'older') } : {}) },
+      layout: u.layout,
+      maxImageBytes: u.maxImageBytes,
+      paths: u.paths,
+    };
+  }
   const declarationOut: Declaration = {
     identity: file.identity,
+    update,
     lockout,
     firstUse,
     access: d.access,

@@ -23,8 +23,13 @@ export interface CheckDescriptor {
    * Default `interface`: one instance per matching interface.
    */
   readonly per?: 'interface' | 'target';
-  /** `fresh` checks run before the run provisions a factory-fresh unit; all others after. */
-  readonly phase: 'fresh' | 'main';
+  /**
+   * `fresh` checks run before the run provisions a factory-fresh unit;
+   * `update` checks run last, on the baseline firmware, followed by one
+   * run-level positive control (a valid newer image installs) whose failure
+   * makes their passes inconclusive; all others are `main`.
+   */
+  readonly phase: 'fresh' | 'main' | 'update';
   readonly severity: Severity;
   readonly remedy: string;
   /** Upper bound on one instance's wall time, before a per-run override. */

@@ -149,8 +149,62 @@ export interface DisclosureDeclaration {
   readonly banners: readonly string[];
 }
 
+/** A byte range of an image: [start, end); negative offsets count from the end; no end = to the end. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end?: number;
+}
+
+/** Where the fields of an image are (optional): it aims mutations and enables unsigned / wrong-signer. */
+export interface ImageLayout {
+  readonly payload?: ByteRange;
+  /** The version field (big-endian unsigned integer). */
+  readonly version?: { readonly at: number; readonly length: number };
+  readonly signature?: {
+    readonly at: number;
+    readonly length: number;
+    /** Known algorithm: the harness can re-sign with a key of its own (update.wrong-signer). */
+    readonly algorithm?: 'ed25519';
+    /** What the signature covers. */
+    readonly covers?: ByteRange;
+  };
+  /** Checksums and digests the harness recomputes after a mutation, so the mutation reaches the signature check. */
+  readonly digests: readonly { readonly kind: 'sha256' | 'crc32'; readonly at: number; readonly covers: ByteRange }[];
+}
+
+/** One way an image reaches the device. Push over HTTP now; CoAP block-wise and pull come next. */
+export interface UpdatePath {
+  readonly id: string;
+  readonly kind: 'http-upload';
+  /** Interface id (http/https). */
+  readonly via: string;
+  readonly method: 'POST' | 'PUT';
+  readonly path: string;
+  /** Principal that may install (its session is used for the positive control). */
+  readonly as?: string;
+  readonly contentType: string;
+}
+
+export interface UpdateDeclaration {
+  /** How the running version is read, after every attempt. */
+  readonly version: { readonly via: string; readonly path: string; readonly json: string; readonly as?: string };
+  /** How long an install may take before the version must show it. */
+  readonly installTimeoutMs: number;
+  /** Images the manufacturer supplies (files resolved against the target file's folder). */
+  readonly images: {
+    readonly newer: { readonly file: string; readonly version: string };
+    readonly older?: { readonly file: string; readonly version: string };
+  };
+  readonly layout?: ImageLayout;
+  /** Largest image the device is declared to accept, bytes (update.truncated-oversized). */
+  readonly maxImageBytes?: number;
+  readonly paths: readonly UpdatePath[];
+}
+
 export interface Declaration {
   readonly identity: DeviceIdentity;
+  /** The update mechanism (IXIT 7-UpdMech), when the device has one. */
+  readonly update?: UpdateDeclaration;
   readonly lockout?: LockoutPolicy;
   readonly firstUse?: FirstUsePolicy;
   readonly access: AccessDeclaration;
