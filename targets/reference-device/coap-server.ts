@@ -24,6 +24,8 @@ export interface CoapServerOptions {
   readonly log: (line: string) => void;
   /** The unit's HTTP sessions: the coap-hidden-resource flaw's /debug tells whether an admin is logged in. */
   readonly sessions?: Sessions;
+  /** The firmware version the verbose-errors diagnostic names (default the baseline FIRMWARE_VERSION). */
+  readonly firmwareVersion?: () => string;
 }
 
 export interface RunningCoap {
@@ -59,15 +61,15 @@ const ERROR_NAMES: Readonly<Record<string, string>> = {
  * about the firmware; with verbose-errors, a diagnostic payload (RFC 7252
  * 5.5.2, no Content-Format) naming the firmware, its version and the runtime.
  */
-function fail(res: OutgoingMessage, flaws: ReadonlySet<Flaw>, code: string, path: string, message?: string): void {
-  if (flaws.has('verbose-errors')) {
+function fail(res: OutgoingMessage, o: Pick<CoapServerOptions, 'flaws' | 'firmwareVersion'>, code: string, path: string, message?: string): void {
+  if (o.flaws.has('verbose-errors')) {
     const why = message ?? ERROR_NAMES[code] ?? 'error';
-    return reply(res, code, `rd1-firmware/${FIRMWARE_VERSION} (node ${process.versions.node}; coap-server.js): ${why} [${path}]`);
+    return reply(res, code, `rd1-firmware/${o.firmwareVersion?.() ?? FIRMWARE_VERSION} (node ${process.versions.node}; coap-server.js): ${why} [${path}]`);
   }
   reply(res, code, message, message !== undefined ? 'text/plain' : undefined);
 }
 
-type HandleOptions = Pick<CoapServerOptions, 'flaws' | 'state' | 'log' | 'sessions'>;
+type HandleOptions = Pick<CoapServerOptions, 'flaws' | 'state' | 'log' | 'sessions' | 'firmwareVersion'>;
 
 export function handleCoap(req: IncomingMessage, res: OutgoingMessage, opts: HandleOptions): void {
   const path = req.url.split('?')[0] ?? '';
@@ -75,7 +77,7 @@ export function handleCoap(req: IncomingMessage, res: OutgoingMessage, opts: Han
   const { flaws } = opts;
   switch (path) {
     case '/.well-known/core':
-      if (method !== 'GET') return fail(res, flaws, '4.05', path);
+      if (method !== 'GET') return fail(res, opts, '4.05', path);
       return reply(res, '2.05', linkFormat(), 'application/link-format');
     case '/sensors/temperature':
     case '/sensors/humidity':
@@ -85,33 +87,33 @@ export function handleCoap(req: IncomingMessage, res: OutgoingMessage, opts: Han
         opts.log(`coap: temperature reading reset by DELETE from ${req.rsinfo.address}`);
         return reply(res, '2.02');
       }
-      if (method !== 'GET') return fail(res, flaws, '4.05', path);
+      if (method !== 'GET') return fail(res, opts, '4.05', path);
       return reply(res, '2.05', path === '/sensors/temperature' ? opts.state.temperature() : opts.state.humidity(), 'text/plain');
     case '/config': {
-      if (method !== 'GET' && method !== 'PUT') return fail(res, flaws, '4.05', path);
+      if (method !== 'GET' && method !== 'PUT') return fail(res, opts, '4.05', path);
       if (!flaws.has('anonymous-coap-config')) {
         opts.log(`coap: ${method} /config refused from ${req.rsinfo.address} (needs an authenticated channel)`);
-        return fail(res, flaws, '4.01', path, 'authentication required');
+        return fail(res, opts, '4.01', path, 'authentication required');
       }
       if (method === 'GET') return reply(res, '2.05', JSON.stringify(opts.state.config()), 'application/json');
       let update: unknown;
       try {
         update = JSON.parse(req.payload.toString('utf8'));
       } catch {
-        return fail(res, flaws, '4.00', path, 'malformed JSON');
+        return fail(res, opts, '4.00', path, 'malformed JSON');
       }
       const result = opts.state.updateConfig(update);
-      if (!result.ok) return fail(res, flaws, '4.00', path, result.error);
+      if (!result.ok) return fail(res, opts, '4.00', path, result.error);
       opts.log(`coap: config changed anonymously from ${req.rsinfo.address}`);
       return reply(res, '2.04');
     }
     case '/debug':
       // The coap-hidden-resource flaw: served, but neither listed nor declared.
-      if (!flaws.has('coap-hidden-resource')) return fail(res, flaws, '4.04', path);
-      if (method !== 'GET') return fail(res, flaws, '4.05', path);
+      if (!flaws.has('coap-hidden-resource')) return fail(res, opts, '4.04', path);
+      if (method !== 'GET') return fail(res, opts, '4.05', path);
       return reply(res, '2.05', debugState(opts), 'text/plain');
     default:
-      return fail(res, flaws, '4.04', path);
+      return fail(res, opts, '4.04', path);
   }
 }
 
@@ -141,7 +143,7 @@ export async function startCoapServer(opts: CoapServerOptions): Promise<RunningC
     } catch (err) {
       opts.log(`coap: internal error: ${err instanceof Error ? err.message : String(err)}`);
       try {
-        fail(res, opts.flaws, '5.00', req.url);
+        fail(res, opts, '5.00', req.url);
       } catch {
         // the response was already sent
       }

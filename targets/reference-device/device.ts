@@ -1,7 +1,7 @@
 // startReferenceDevice: wires one unit together (shared account store and
-// lockout, device state, HTTP sessions, MQTT broker, CoAP server, HTTP API,
-// and the debug-port flaw's shell) on free ports, and the RunningDevice
-// handle the harness and tests drive it through.
+// lockout, device state, HTTP sessions, firmware slot and its vendor images,
+// MQTT broker, CoAP server, HTTP API, and the debug-port flaw's shell) on free
+// ports, and the RunningDevice handle the harness and tests drive it through.
 
 import { GauntletError } from '../../harness/core/errors.js';
 import type { TargetFileInput } from '../../harness/core/target-file.js';
@@ -10,6 +10,7 @@ import { startCoapServer } from './coap-server.js';
 import { startDebugShell } from './debug-shell.js';
 import { freeTcpPort } from './sockets.js';
 import { DeviceState } from './device-state.js';
+import { Firmware, removeImages, type VendorImages } from './firmware.js';
 import type { Flaw } from './flaws.js';
 import { startHttpApi } from './http-api.js';
 import { Lockout } from './lockout.js';
@@ -32,6 +33,12 @@ export interface RunningDevice {
   };
   readonly identity: { readonly vendor: string; readonly model: string; readonly serial: string; readonly mac: string };
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
+  /**
+   * The unit's two vendor firmware images (absolute paths, in a temp dir that
+   * close() removes): `newer` is 2.0.0, `older` 0.9.0, both validly signed with
+   * the unit's own test key (the unit runs 1.0.0 at start).
+   */
+  readonly images: { readonly newer: string; readonly older: string; readonly dir: string };
   /** Whether the admin account still has the shipped password and must change it. */
   isFactoryFresh(): boolean;
   /** The target file (gauntlet-target/1) describing this unit, as a plain object. */
@@ -54,6 +61,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   const accounts = new Accounts({ ...o.credentials, factoryFresh: o.factoryFresh, flaws, mac: o.identity.mac, lockout, log });
   const state = new DeviceState();
   const sessions = new Sessions();
+  const firmware = new Firmware({ flaws, vendor: o.identity.vendor, model: o.identity.model, log });
 
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
@@ -71,10 +79,18 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
     }
   };
 
+  let images: VendorImages;
+  try {
+    images = firmware.writeImages();
+  } catch (e) {
+    throw new GauntletError('DEVICE_START', `reference device: could not write the firmware images: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  closers.push(async () => removeImages(images));
+
   const mqtt = await start('MQTT', o.ports.mqtt, () => startMqttBroker({ host: o.host, port: o.ports.mqtt, accounts, flaws, state, log }));
-  const coap = await start('CoAP', o.ports.coap, () => startCoapServer({ host: o.host, port: o.ports.coap, flaws, state, log, sessions }));
+  const coap = await start('CoAP', o.ports.coap, () => startCoapServer({ host: o.host, port: o.ports.coap, flaws, state, log, sessions, firmwareVersion: () => firmware.lastInstalled() }));
   const http = await start('HTTP', o.ports.http, () =>
-    startHttpApi({ host: o.host, port: o.ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions }),
+    startHttpApi({ host: o.host, port: o.ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions, firmware }),
   );
   // The debug-port flaw: the shell must really be there, so a taken port fails the start (never skipped).
   const debug = flaws.has('debug-port')
@@ -104,9 +120,18 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
     },
     identity: { ...o.identity },
     lockout: { ...o.lockout },
+    images: { ...images },
     isFactoryFresh: () => accounts.isFactoryFresh(),
     targetFile: () =>
-      describeUnit({ host: o.host, ports, identity: o.identity, credentials: o.credentials, lockout: o.lockout, factoryFresh: o.factoryFresh }),
+      describeUnit({
+        host: o.host,
+        ports,
+        identity: o.identity,
+        credentials: o.credentials,
+        lockout: o.lockout,
+        factoryFresh: o.factoryFresh,
+        images: { newer: images.newer, older: images.older },
+      }),
     close() {
       closing ??= closeAll().then(() => log('stopped'));
       return closing;

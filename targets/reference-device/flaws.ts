@@ -23,6 +23,12 @@ export const FLAWS = [
   'http-path-normalisation',
   'debug-port',
   'verbose-errors',
+  'unsigned-accepted',
+  'digest-only',
+  'manifest-only-signature',
+  'rollback-allowed',
+  'update-no-auth',
+  'brick-on-interrupt',
 ] as const;
 
 export type Flaw = (typeof FLAWS)[number];
@@ -46,6 +52,12 @@ export const FLAW_INFO: Readonly<Record<Flaw, string>> = Object.freeze({
   'http-path-normalisation': 'HTTP authorization is checked on the raw path while the router normalises it: //api/config, /api/./config, /api/%63onfig need no session',
   'debug-port': 'an undeclared TCP debug shell listens on port 2323 (banner "RD-1 debug shell", echoes lines)',
   'verbose-errors': 'HTTP replies carry Server/X-Powered-By with product and version, error bodies a firmware version and a stack trace; CoAP 4.xx replies a version diagnostic',
+  'unsigned-accepted': 'a firmware image whose 64 signature bytes are all zero (a "development build") installs without signature verification; other signatures are still verified',
+  'digest-only': 'firmware installs check the payload SHA-256 but never the signature: anyone can build an image that installs',
+  'manifest-only-signature': 'the firmware signature covers the 128-byte manifest only (so do the vendor images) and the payload digest is not checked: any payload behind a genuine manifest installs',
+  'rollback-allowed': 'the firmware version is not compared: an older (or the same) validly signed image installs',
+  'update-no-auth': 'POST /api/firmware installs images without a session and for any role',
+  'brick-on-interrupt': 'an upload to POST /api/firmware that is cut before its end erases the running image: GET /api/status answers 503 "no bootable image" until a valid image installs',
 });
 
 export function isFlaw(name: string): name is Flaw {

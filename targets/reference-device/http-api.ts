@@ -5,6 +5,12 @@
 // enumeration, no stack traces, no Server or X-Powered-By banner); bad input
 // of any kind gets a 4xx, never a crash.
 //
+// Firmware: POST /api/firmware (admin) takes a raw RDFW image (up to 1 MiB,
+// any content type) and installs it synchronously when it verifies (see
+// firmware-image.ts); GET /api/status names the running version. An upload
+// cut before its end is discarded (with brick-on-interrupt it erases the
+// running image, and /api/status then answers 503).
+//
 // Paths: the router normalises the request path (each segment percent-decoded,
 // '.' segments removed, '..' resolved, empty segments from '//' and a trailing
 // '/' dropped; case-sensitive) and authorization is decided on the route the
@@ -16,14 +22,19 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Accounts, AccountRole } from './accounts.js';
 import type { DeviceState } from './device-state.js';
 import type { Flaw } from './flaws.js';
+import { BASELINE_VERSION, MAX_IMAGE_BYTES, type Firmware } from './firmware.js';
+import type { RejectReason } from './firmware-image.js';
 import { Sessions, type Session } from './sessions.js';
 import { closeTcp, listenTcp } from './sockets.js';
 
-export const FIRMWARE_VERSION = '1.0.0';
+/** The version every unit starts with. */
+export const FIRMWARE_VERSION = BASELINE_VERSION;
 /** Request bodies above this are refused with 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
 /** Past this (declared or received), the connection is closed after the 413 instead of reading the rest. */
 const MAX_DRAIN_BYTES = 1024 * 1024;
+/** The same for firmware images (kept up to MAX_IMAGE_BYTES). */
+const MAX_IMAGE_DRAIN_BYTES = 4 * MAX_IMAGE_BYTES;
 
 export interface HttpApiOptions {
   readonly host: string;
@@ -35,6 +46,8 @@ export interface HttpApiOptions {
   readonly log: (line: string) => void;
   /** The unit's session store (shared with the CoAP debug resource); a fresh one if absent. */
   readonly sessions?: Sessions;
+  /** The unit's firmware slot: /api/status reads it, POST /api/firmware installs into it. */
+  readonly firmware: Firmware;
 }
 
 export interface RunningHttp {
@@ -52,6 +65,8 @@ interface Context {
   readonly session: Session | undefined;
   readonly token: string | undefined;
   readonly body: unknown;
+  /** The raw body of a route that takes an image. */
+  readonly image?: Buffer;
   /** Values of the route's `{param}`s (percent-decoded). */
   readonly params: Readonly<Record<string, string>>;
   /** false when authorization was skipped (the http-path-normalisation flaw): the handler checks nothing either. */
@@ -61,11 +76,13 @@ interface Context {
 interface RouteDef {
   /** public: no session; session: any role; admin: role admin. */
   readonly access: 'public' | 'session' | 'admin';
-  /** Open to anyone when the anonymous-http flaw is on. */
-  readonly openWithFlaw?: boolean;
-  /** The route takes a JSON body. */
-  readonly body?: boolean;
+  /** Open to anyone (no session, any role) when this flaw is on. */
+  readonly openWith?: Flaw;
+  /** The route takes a body: JSON (up to MAX_BODY_BYTES), or a raw firmware image (up to MAX_IMAGE_BYTES). */
+  readonly body?: 'json' | 'image';
   readonly run: (ctx: Context) => Reply;
+  /** Called instead of run when the client cut the connection before the body ended. */
+  readonly cut?: (ctx: Omit<Context, 'body' | 'image'>) => void;
 }
 
 const AUTH_REQUIRED: Reply = { status: 401, body: { error: 'authentication required' }, headers: { 'WWW-Authenticate': 'Bearer' } };
@@ -162,38 +179,50 @@ function bearer(req: IncomingMessage): string | undefined {
 
 type BodyResult = { readonly kind: 'ok'; readonly data: Buffer } | { readonly kind: 'too-large'; readonly close: boolean } | { readonly kind: 'aborted' };
 
-function readBody(req: IncomingMessage): Promise<BodyResult> {
+/** Reads a body of at most `keep` bytes; a larger one is read and discarded up to `drain`, past which the connection is closed. */
+function readBody(req: IncomingMessage, keep: number, drain: number): Promise<BodyResult> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_DRAIN_BYTES) return Promise.resolve({ kind: 'too-large', close: true });
+  if (Number.isFinite(declared) && declared > drain) return Promise.resolve({ kind: 'too-large', close: true });
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_DRAIN_BYTES) {
+      if (size > drain) {
         req.pause();
         resolve({ kind: 'too-large', close: true });
-      } else if (size > MAX_BODY_BYTES) {
+      } else if (size > keep) {
         chunks.length = 0; // keep draining, stop keeping
       } else {
         chunks.push(chunk);
       }
     });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? { kind: 'too-large', close: false } : { kind: 'ok', data: Buffer.concat(chunks) }));
+    req.on('end', () => resolve(size > keep ? { kind: 'too-large', close: false } : { kind: 'ok', data: Buffer.concat(chunks) }));
     req.on('error', () => resolve({ kind: 'aborted' }));
     req.on('close', () => resolve({ kind: 'aborted' })); // no effect once resolved
   });
 }
 
+/** The answer to a refused image. */
+const IMAGE_REFUSED: Readonly<Record<RejectReason, Reply>> = {
+  malformed: badRequest('malformed image'),
+  'wrong-product': badRequest('wrong vendor or model'),
+  'digest-mismatch': badRequest('digest mismatch'),
+  'bad-signature': badRequest('bad signature'),
+  'not-newer': { status: 409, body: { error: 'not newer' } },
+};
+
+const who = (session: Session | undefined): string => `user=${JSON.stringify(session?.user ?? '(anonymous)')}`;
+
 export function createRoutes(opts: HttpApiOptions, sessions: Sessions): readonly RouteEntry[] {
-  const { accounts, state, log } = opts;
+  const { accounts, state, log, firmware } = opts;
   const userList = (): Reply => ({ status: 200, body: accounts.list() });
   const table: Readonly<Record<string, Readonly<Record<string, RouteDef>>>> = {
     '/api/health': { GET: { access: 'public', run: () => ({ status: 200, body: { status: 'ok' } }) } },
     '/api/login': {
       POST: {
         access: 'public',
-        body: true,
+        body: 'json',
         run: ({ body }) => {
           const f = stringFields(body, ['username', 'password'] as const);
           if (!f) return badRequest('expected {"username": string, "password": string}');
@@ -211,7 +240,7 @@ export function createRoutes(opts: HttpApiOptions, sessions: Sessions): readonly
     '/api/password': {
       POST: {
         access: 'public',
-        body: true,
+        body: 'json',
         run: ({ body }) => {
           const f = stringFields(body, ['username', 'password', 'newPassword'] as const);
           if (!f) return badRequest('expected {"username": string, "password": string, "newPassword": string}');
@@ -235,15 +264,41 @@ export function createRoutes(opts: HttpApiOptions, sessions: Sessions): readonly
     '/api/status': {
       GET: {
         access: 'session',
-        openWithFlaw: true,
-        run: () => ({ status: 200, body: { firmware: FIRMWARE_VERSION, uptimeSeconds: state.uptimeSeconds(), serial: opts.serial } }),
+        openWith: 'anonymous-http',
+        run: () => {
+          const running = firmware.running();
+          if (running === undefined) return { status: 503, body: { error: 'no bootable image' } };
+          return { status: 200, body: { firmware: running, uptimeSeconds: state.uptimeSeconds(), serial: opts.serial } };
+        },
+      },
+    },
+    '/api/firmware': {
+      POST: {
+        access: 'admin',
+        openWith: 'update-no-auth',
+        body: 'image',
+        run: ({ image, session }) => {
+          const result = firmware.install(image ?? Buffer.alloc(0), who(session));
+          return result.ok ? { status: 200, body: { installed: result.version } } : IMAGE_REFUSED[result.reason];
+        },
+        cut: ({ session }) => firmware.uploadCut(who(session)),
+      },
+    },
+    // The recovery partition, as labs use between update tests (admin only; no flaw opens it).
+    '/api/firmware/restore': {
+      POST: {
+        access: 'admin',
+        run: ({ session }) => {
+          firmware.restore(who(session));
+          return { status: 200, body: { restored: firmware.running() } };
+        },
       },
     },
     '/api/config': {
-      GET: { access: 'admin', openWithFlaw: true, run: () => ({ status: 200, body: state.config() }) },
+      GET: { access: 'admin', openWith: 'anonymous-http', run: () => ({ status: 200, body: state.config() }) },
       PUT: {
         access: 'admin',
-        body: true,
+        body: 'json',
         run: ({ body, session }) => {
           const result = state.updateConfig(body);
           if (!result.ok) return badRequest(result.error);
@@ -252,7 +307,7 @@ export function createRoutes(opts: HttpApiOptions, sessions: Sessions): readonly
         },
       },
     },
-    '/api/users': { GET: { access: 'admin', openWithFlaw: true, run: userList } },
+    '/api/users': { GET: { access: 'admin', openWith: 'anonymous-http', run: userList } },
     '/api/users/{user}': {
       GET: {
         access: 'session',
@@ -282,19 +337,18 @@ export function createRoutes(opts: HttpApiOptions, sessions: Sessions): readonly
   return Object.entries(table).map(([template, methods]) => ({ template, methods }));
 }
 
-/** What the verbose-errors flaw adds to every reply: the product and version. */
-const BANNER_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  Server: `RD-1/${FIRMWARE_VERSION} (node ${process.versions.node})`,
-  'X-Powered-By': `rd1-firmware ${FIRMWARE_VERSION}`,
-});
+/** What the verbose-errors flaw adds to every reply: the product and (last installed) version. */
+function bannerHeaders(version: string): Record<string, string> {
+  return { Server: `RD-1/${version} (node ${process.versions.node})`, 'X-Powered-By': `rd1-firmware ${version}` };
+}
 
 /** What the verbose-errors flaw adds to error bodies: the firmware version and a stack trace with file paths. */
-function verboseError(body: unknown): unknown {
+function verboseError(body: unknown, version: string): unknown {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
   const error = String((body as { error?: unknown }).error ?? 'error');
   return {
     ...body,
-    firmware: FIRMWARE_VERSION,
+    firmware: version,
     stack: [
       `Error: ${error}`,
       '    at handle (/opt/rd1/http-api.js:42:7)',
@@ -304,15 +358,16 @@ function verboseError(body: unknown): unknown {
   };
 }
 
-function send(res: ServerResponse, reply: Reply, close = false, verbose = false): void {
+/** Sends a reply; `verbose` (the verbose-errors flaw) is the firmware version to disclose. */
+function send(res: ServerResponse, reply: Reply, close = false, verbose?: string): void {
   if (res.headersSent) return;
   const headers: Record<string, string> = {
-    ...(verbose ? BANNER_HEADERS : {}),
+    ...(verbose !== undefined ? bannerHeaders(verbose) : {}),
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
     ...reply.headers,
   };
-  if (verbose && reply.status >= 400 && reply.body !== undefined) reply = { ...reply, body: verboseError(reply.body) };
+  if (verbose !== undefined && reply.status >= 400 && reply.body !== undefined) reply = { ...reply, body: verboseError(reply.body, verbose) };
   if (close) headers.Connection = 'close';
   if (reply.status === 204 || reply.body === undefined) {
     res.writeHead(reply.status, headers);
@@ -333,7 +388,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
   const routes = createRoutes(opts, sessions);
   const verbose = opts.flaws.has('verbose-errors');
   const rawAuthz = opts.flaws.has('http-path-normalisation');
-  const reply = (res: ServerResponse, r: Reply, close = false): void => send(res, r, close, verbose);
+  const reply = (res: ServerResponse, r: Reply, close = false): void => send(res, r, close, verbose ? opts.firmware.lastInstalled() : undefined);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rawUrl = req.url ?? '';
@@ -355,15 +410,17 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
     // Hardened: authorization follows the route the normalised path names. The
     // flaw: it is only checked when the raw path spells a protected route exactly.
     const checked = !rawAuthz || rawPathIsProtected(routes, rawPath);
-    const open = !checked || def.access === 'public' || (def.openWithFlaw === true && opts.flaws.has('anonymous-http'));
+    const open = !checked || def.access === 'public' || (def.openWith !== undefined && opts.flaws.has(def.openWith));
     if (!open) {
       if (!session) return reply(res, AUTH_REQUIRED);
       if (def.access === 'admin' && !hasRole(session, 'admin')) return reply(res, FORBIDDEN);
     }
 
+    const base = { session, token, params: match.params, checked };
     let body: unknown;
-    if (def.body) {
-      const read = await readBody(req);
+    let image: Buffer | undefined;
+    if (def.body === 'json') {
+      const read = await readBody(req, MAX_BODY_BYTES, MAX_DRAIN_BYTES);
       if (read.kind === 'aborted') return;
       if (read.kind === 'too-large') return reply(res, { status: 413, body: { error: `request body larger than ${MAX_BODY_BYTES} bytes` } }, read.close);
       try {
@@ -371,8 +428,13 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
       } catch {
         return reply(res, badRequest('malformed JSON'));
       }
+    } else if (def.body === 'image') {
+      const read = await readBody(req, MAX_IMAGE_BYTES, MAX_IMAGE_DRAIN_BYTES);
+      if (read.kind === 'aborted') return def.cut?.(base);
+      if (read.kind === 'too-large') return reply(res, { status: 413, body: { error: `image larger than ${MAX_IMAGE_BYTES} bytes` } }, read.close);
+      image = read.data;
     }
-    reply(res, def.run({ session, token, body, params: match.params, checked }));
+    reply(res, def.run({ ...base, body, image }));
   }
 
   const server = createServer((req, res) => {

@@ -5,3 +5,4 @@
 export { FLAWS, FLAW_INFO, parseFlaws, type Flaw } from './flaws.js';
 export type { DeviceOptions } from './options.js';
 export { startReferenceDevice, type RunningDevice } from './device.js';
+export { buildImage, parseImage, verifyImage, versionCounter, versionString } from './firmware-image.js';

@@ -86,6 +86,15 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
   const mac = opts.identity?.mac ?? randomMac();
   if (!MAC.test(mac)) throw usage(`identity.mac: expected a MAC like 02:00:5e:10:00:01 (got "${mac}")`);
 
+  // The firmware image names the product in two 16-byte ASCII fields.
+  const vendor = opts.identity?.vendor ?? 'Gauntlet';
+  const model = opts.identity?.model ?? 'RD-1';
+  for (const [name, value] of [['vendor', vendor], ['model', model]] as const) {
+    if (typeof value !== 'string' || !/^[\x20-\x7e]{1,16}$/.test(value)) {
+      throw usage(`identity.${name}: expected 1 to 16 printable ASCII characters (the firmware image field; got ${JSON.stringify(value)})`);
+    }
+  }
+
   const host = opts.host ?? '127.0.0.1';
   if (host.length === 0) throw usage('host: expected an address');
 
@@ -106,8 +115,8 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
       shippedPass: password('shippedPass', opts.credentials?.shippedPass),
     },
     identity: {
-      vendor: opts.identity?.vendor ?? 'Gauntlet',
-      model: opts.identity?.model ?? 'RD-1',
+      vendor,
+      model,
       serial: opts.identity?.serial ?? randomSerial(),
       mac: mac.toLowerCase().replace(/-/g, ':'),
     },

@@ -1,10 +1,13 @@
 // The target file (gauntlet-target/1) a running unit hands to the harness:
 // where its interfaces are, the principals the lab was given, and the
-// manufacturer's declaration. The declaration always describes the HARDENED
+// manufacturer's declaration (with the update mechanism and the paths of the
+// unit's vendor images). The declaration always describes the HARDENED
 // device, whatever flaws are on: flaws are what the checks must find.
 
 import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { COAP_RESOURCES } from './coap-server.js';
+import { MAX_IMAGE_BYTES, NEWER_VERSION, OLDER_VERSION } from './firmware.js';
+import { MANIFEST_BYTES, SIGNATURE_BYTES, FIELD } from './firmware-image.js';
 
 export interface DescribedUnit {
   readonly host: string;
@@ -14,6 +17,8 @@ export interface DescribedUnit {
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
   /** The first-use state the unit was started in. */
   readonly factoryFresh: boolean;
+  /** Absolute paths of the unit's vendor images. */
+  readonly images: { readonly newer: string; readonly older: string };
 }
 
 /** A host as it appears in a URL: IPv6 literals in brackets. */
@@ -27,7 +32,9 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
     format: 'gauntlet-target/1',
     name: 'reference-device',
     // The lab scans the device's diagnostics port too (free, so units never collide).
-    scope: { hosts: [u.host], probe: { tcp: [u.ports.debug], udp: [] } },
+    // The device shares 127.0.0.1 with its host, so the lab scans the device's own
+    // ports (and its diagnostics port), not the host's usual IoT ports.
+    scope: { hosts: [u.host], probe: { tcp: [u.ports.debug], udp: [], usual: false } },
     identity: { ...u.identity },
     interfaces: [
       { id: 'mqtt', protocol: 'mqtt', role: 'server', url: `mqtt://${h}:${u.ports.mqtt}`, version: 4 },
@@ -86,6 +93,8 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
             { route: '/api/users', methods: ['GET'], roles: ['admin'] },
             { route: '/api/users/{user}', methods: ['GET'], roles: ['admin'], owner: 'user' },
             { route: '/api/logout', methods: ['POST'], roles: ['admin', 'device'] },
+            { route: '/api/firmware', methods: ['POST'], roles: ['admin'] },
+            { route: '/api/firmware/restore', methods: ['POST'], roles: ['admin'] },
           ],
         },
       },
@@ -95,6 +104,25 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
         { port: u.ports.http, transport: 'tcp', service: 'http' },
       ],
       disclosure: { mqttSys: false, banners: [] },
+      update: {
+        version: { via: 'http', path: '/api/status', json: '$.firmware', as: 'admin' },
+        installTimeout: '500ms',
+        images: {
+          newer: { file: u.images.newer, version: NEWER_VERSION },
+          older: { file: u.images.older, version: OLDER_VERSION },
+        },
+        maxImageBytes: MAX_IMAGE_BYTES,
+        layout: {
+          payload: [MANIFEST_BYTES, -SIGNATURE_BYTES],
+          version: { at: FIELD.version.at, length: FIELD.version.length },
+          signature: { at: -SIGNATURE_BYTES, length: SIGNATURE_BYTES, algorithm: 'ed25519', covers: [0, -SIGNATURE_BYTES] },
+          digests: [{ kind: 'sha256', at: FIELD.digest.at, covers: [MANIFEST_BYTES, -SIGNATURE_BYTES] }],
+        },
+        paths: [
+          { id: 'upload', kind: 'http-upload', via: 'http', method: 'POST', path: '/api/firmware', as: 'admin', contentType: 'application/octet-stream' },
+        ],
+        reset: { via: 'http', method: 'POST', path: '/api/firmware/restore', as: 'admin' },
+      },
     },
   };
 }

@@ -3,10 +3,28 @@
 // on the hardened unit and only its flaw's weakness on a flawed one), plus the
 // details of each weakness.
 
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GauntletError } from '../../../harness/core/errors.js';
+import { buildImage } from '../../../targets/reference-device/firmware-image.js';
 import { FLAWS, FLAW_INFO, parseFlaws, startReferenceDevice, type Flaw, type RunningDevice } from '../../../targets/reference-device/index.js';
-import { coapRequest, freeTcpPort, http, login, mqttConnack, provision, rawHttp, rawMqtt, tcpSession, token, type RawMqtt } from './helpers.js';
+import {
+  coapRequest,
+  cutUpload,
+  freeTcpPort,
+  http,
+  login,
+  mqttConnack,
+  provision,
+  rawHttp,
+  rawMqtt,
+  tcpSession,
+  token,
+  until,
+  uploadImage,
+  type RawMqtt,
+} from './helpers.js';
 
 let dev: RunningDevice | undefined;
 
@@ -39,6 +57,17 @@ async function sensorGranted(d: RunningDevice, filter: string): Promise<boolean>
 
 /** How long a probe waits for a message that must not come (loopback delivery takes a few ms). */
 const QUIET_MS = 100;
+
+/** An image for the unit's product with a valid digest, signed by a key that is not the unit's; `zero` blanks the signature. */
+const foreignKey = generateKeyPairSync('ed25519').privateKey;
+function foreignImage(d: RunningDevice, version: string, zero = false): Buffer {
+  const img = buildImage({ version, payload: Buffer.from(`payload ${version}`), vendor: d.identity.vendor, model: d.identity.model }, foreignKey);
+  if (zero) img.fill(0, img.length - 64);
+  return img;
+}
+const adminToken = (d: RunningDevice): Promise<string> => token(d, 'admin', d.credentials.admin.pass);
+/** Each unit's log lines (matrix units log here). */
+const unitLogs = new WeakMap<RunningDevice, string[]>();
 
 /** The debug-port flaw's shell port in these tests: a free one, so parallel suites do not fight over 2323. */
 let debugPort = 0;
@@ -115,6 +144,37 @@ const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])
       return (await login(d, 'sensor-1', d.credentials.sensor.pass)).status === 200;
     },
   ],
+  // The update probes: versions only go up across them, so an image one flaw installs never makes a later probe's image "not newer".
+  ['update-no-auth', async (d) => (await uploadImage(d, Buffer.from('not an image'))).status === 400],
+  ['rollback-allowed', async (d) => (await uploadImage(d, readFileSync(d.images.older), await adminToken(d))).status === 200],
+  ['digest-only', async (d) => (await uploadImage(d, foreignImage(d, '3.0.0'), await adminToken(d))).status === 200],
+  [
+    'unsigned-accepted',
+    async (d) => {
+      const t = await adminToken(d);
+      // Exactly this weakness: a zero signature passes while a wrong one is still refused (digest-only passes both).
+      if ((await uploadImage(d, foreignImage(d, '5.0.0'), t)).status !== 400) return false;
+      return (await uploadImage(d, foreignImage(d, '4.0.0', true), t)).status === 200;
+    },
+  ],
+  [
+    'manifest-only-signature',
+    async (d) => {
+      const img = readFileSync(d.images.newer);
+      img[200]! ^= 0xff; // the payload; the manifest and signature are the vendor's
+      return (await uploadImage(d, img, await adminToken(d))).status === 200;
+    },
+  ],
+  [
+    'brick-on-interrupt',
+    async (d) => {
+      const t = await adminToken(d);
+      const log = unitLogs.get(d)!;
+      await cutUpload(d.endpoints.http, readFileSync(d.images.newer), { token: t });
+      await until(() => log.some((l) => /firmware: upload .* cut/.test(l)), 'the cut upload');
+      return (await http(d.endpoints.http, 'GET', '/api/status', { token: t })).status === 503;
+    },
+  ],
 ];
 
 /** A window long enough that slow machines still reach the limit inside it. */
@@ -125,7 +185,12 @@ beforeAll(async () => {
 });
 
 /** A unit for the matrix, its debug shell (if any) on the suite's port. */
-const matrixUnit = (flaws: Flaw[]): Promise<RunningDevice> => startReferenceDevice({ flaws, lockout: MATRIX_LOCKOUT, ports: { debug: debugPort } });
+async function matrixUnit(flaws: Flaw[]): Promise<RunningDevice> {
+  const log: string[] = [];
+  const d = await startReferenceDevice({ flaws, lockout: MATRIX_LOCKOUT, ports: { debug: debugPort }, log: (l) => log.push(l) });
+  unitLogs.set(d, log);
+  return d;
+}
 
 async function weaknesses(d: RunningDevice): Promise<Flaw[]> {
   const found: Flaw[] = [];

@@ -2,7 +2,7 @@
 // over net, to read CONNACK return codes exactly; with a will if asked), the
 // mqtt client for ACL tests, CoAP over dgram with coap-packet, HTTP with undici
 // and raw over net (for paths undici would normalise), a line-based TCP client,
-// and provisioning.
+// provisioning, and firmware uploads (whole, or cut half way over a raw socket).
 
 import { createSocket } from 'node:dgram';
 import { createServer, connect as tcpConnect, type Socket } from 'node:net';
@@ -352,4 +352,42 @@ export function freeTcpPort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** POSTs a raw firmware image to /api/firmware (with a session when a token is given). */
+export function uploadImage(dev: RunningDevice, image: Buffer, token?: string): Promise<HttpReply> {
+  return http(dev.endpoints.http, 'POST', '/api/firmware', {
+    raw: image,
+    headers: { 'content-type': 'application/octet-stream' },
+    ...(token !== undefined ? { token } : {}),
+  });
+}
+
+/**
+ * An upload to /api/firmware cut before its end: the request head announces
+ * the whole image (Content-Length), only the first `sendBytes` (default half)
+ * of it follow, then the socket is destroyed. Resolves once it is closed.
+ */
+export function cutUpload(ep: Endpoint, image: Buffer, opts: { token?: string; sendBytes?: number } = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const lines = [`POST /api/firmware HTTP/1.1`, `Host: ${ep.host}:${ep.port}`, 'Content-Type: application/octet-stream', `Content-Length: ${image.length}`];
+    if (opts.token !== undefined) lines.push(`Authorization: Bearer ${opts.token}`);
+    const part = image.subarray(0, opts.sendBytes ?? Math.floor(image.length / 2));
+    const socket = tcpConnect(ep.port, ep.host);
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+    socket.on('connect', () => {
+      // Give the bytes time to reach the device before the cut.
+      socket.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), part]), () => setTimeout(() => socket.destroy(), 20));
+    });
+  });
+}
+
+/** Resolves once `cond` holds (polled every 5 ms); rejects after `timeoutMs`. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(5);
+  }
 }

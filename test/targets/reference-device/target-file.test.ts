@@ -69,7 +69,11 @@ describe('reference device: target file', () => {
       'GET /api/users',
       'GET /api/users/{user}',
       'POST /api/logout',
+      'POST /api/firmware',
+      'POST /api/firmware/restore',
     ]);
+    expect(d.update?.images.newer).toEqual({ file: dev.images.newer, version: '2.0.0' });
+    expect(d.update?.images.older).toEqual({ file: dev.images.older, version: '0.9.0' });
     expect(d.interfaces?.map((i) => i.transport)).toEqual(['tcp', 'udp', 'tcp']);
   });
 
@@ -81,8 +85,9 @@ describe('reference device: target file', () => {
     dev = await startReferenceDevice({ factoryFresh: false, flaws: [...FLAWS], ports: { debug: 0 } });
     const flawed = dev.targetFile();
     expect(targetFileSchema.safeParse(flawed).success).toBe(true);
-    // Only the secrets and the (free) ports differ between units.
-    const strip = (x: unknown) => JSON.parse(JSON.stringify(x, (k, v: unknown) => (k === 'pass' ? '<secret>' : k === 'port' ? '<port>' : v)));
+    // Only the secrets, the (free) ports and the image files (each unit's temp dir) differ between units.
+    const strip = (x: unknown) =>
+      JSON.parse(JSON.stringify(x, (k, v: unknown) => (k === 'pass' ? '<secret>' : k === 'port' ? '<port>' : k === 'file' ? '<file>' : v)));
     expect(strip(flawed.declaration)).toEqual(strip(hardened));
     expect(flawed.declaration?.firstUse?.state).toBe('provisioned');
   });
