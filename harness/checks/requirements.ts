@@ -49,6 +49,14 @@ export const CATALOG: Readonly<Record<string, readonly string[]>> = {
     ...ids(STD.sb327, ['1798.91.04(a)']),
     ...ids(STD.cta2088, ['SA-002']),
   ],
+  // Firmware negatives on every update path: all refused, old version still running.
+  C10: [
+    ...ids(STD.nistir, ['SWU-2', 'SWU-4']),
+    ...ids(STD.en303645, ['5.3-2', '5.3-9', '5.3-10']),
+    ...ids(STD.ts103701, ['5.3-2-2']),
+    ...ids(STD.en18031, ['SUM-2']),
+    ...ids(STD.cta2088, ['PAT-001', 'PAT-002', 'PAT-003']),
+  ],
   // Nothing undeclared or debug-only reachable; nothing declared disabled reachable.
   C12: [
     ...ids(STD.nistir, ['LAI-1']),

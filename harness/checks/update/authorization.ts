@@ -1,0 +1,47 @@
+// update.authorization (C10 "unauthenticated trigger", C04; NISTIR 8259A
+// SWU-4): the valid newer image, sent through each path without a session
+// and with every principal whose role differs from the path's installer, is
+// refused. A path that declares no installer (`as`) has nobody to compare
+// with and is left out.
+
+import type { Check, CheckContext, CheckOutcome, Target, UpdatePath } from '../../model/index.js';
+import { deliver } from '../../core/update-control.js';
+import { requirementsOf } from '../requirements.js';
+import { beginUpdateCheck, loadImage, pathLabel, pathsOn, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+
+/** Who must not install through `path`: nobody (null), then principals whose role differs from the installer's. */
+export function outsiders(target: Target, path: UpdatePath): (string | null)[] {
+  const installer = target.principals.find((p) => p.name === path.as);
+  if (!installer) return [];
+  return [null, ...target.principals.filter((p) => p.name !== installer.name && p.role !== installer.role).map((p) => p.name)];
+}
+
+export const updateAuthorization: Check = {
+  id: 'update.authorization',
+  title: 'Only the declared installer can push an image',
+  catalog: ['C10'],
+  requirements: requirementsOf('C10'),
+  protocols: ['http', 'https'],
+  phase: 'update',
+  severity: 'critical',
+  remedy: 'Require an authenticated session with the installer role on every update route, checked before the body is accepted.',
+  timeoutMs: 180_000,
+  applies: (target, iface) =>
+    updateApplies(target, iface, () => (pathsOn(target, iface).some((p) => p.as !== undefined) ? undefined : `no update path over ${iface.id} declares its installer (as)`)),
+  async run(ctx: CheckContext): Promise<CheckOutcome> {
+    const u = ctx.target.declaration.update!;
+    const loaded = loadImage(u.images.newer.file, u.layout, 'the newer image');
+    if ('problem' in loaded) return { verdict: 'inconclusive', reason: loaded.problem, findings: [] };
+    const begun = await beginUpdateCheck(ctx, { version: u.images.newer.version, what: 'the newer image' });
+    if (begun.kind === 'stop') return begun.outcome;
+    const { setup } = begun;
+    const planned: PlannedAttempt[] = setup.paths.flatMap((path) =>
+      outsiders(ctx.target, path).map((who) => ({
+        label: `the valid newer image through ${pathLabel(path)} ${principalLabel(who)}`,
+        installed: `the valid newer image was installed ${principalLabel(who)} through ${pathLabel(path)}`,
+        send: (io) => deliver(ctx.target, path, loaded.image, io, who),
+      })),
+    );
+    return runAttempts(setup, planned, { what: 'unauthorised uploads' });
+  },
+};

@@ -1,0 +1,51 @@
+// update.interrupted (C10; TS 103 701 5.3-2-2 "resuming after a failed
+// step"): uploads of the newer image cut at half its length and after 128
+// bytes, with the path's session. The device must keep its running version
+// and keep answering: a cut upload must not leave it without an image.
+// That a valid image still installs afterwards is the run-level positive
+// control's to prove.
+
+import type { Check, CheckContext, CheckOutcome, HttpInterface } from '../../model/index.js';
+import { sessionFor } from '../../core/update-control.js';
+import { cutUpload } from '../../protocols/http/cut-upload.js';
+import { requirementsOf } from '../requirements.js';
+import { beginUpdateCheck, loadImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+
+/** Where uploads are cut: half way and after 128 bytes, each strictly inside the image. */
+export function cutPoints(length: number): number[] {
+  return [...new Set([Math.floor(length / 2), 128])].filter((n) => n > 0 && n < length);
+}
+
+export const updateInterrupted: Check = {
+  id: 'update.interrupted',
+  title: 'An interrupted upload leaves the running firmware in place',
+  catalog: ['C10'],
+  requirements: requirementsOf('C10'),
+  protocols: ['http', 'https'],
+  phase: 'update',
+  severity: 'high',
+  remedy: 'Receive into a separate slot (A/B or staging) and switch only after the whole image verified; never overwrite the running image while receiving.',
+  timeoutMs: 180_000,
+  applies: (target, iface) => updateApplies(target, iface),
+  async run(ctx: CheckContext): Promise<CheckOutcome> {
+    const u = ctx.target.declaration.update!;
+    const loaded = loadImage(u.images.newer.file, u.layout, 'the newer image');
+    if ('problem' in loaded) return { verdict: 'inconclusive', reason: loaded.problem, findings: [] };
+    const begun = await beginUpdateCheck(ctx, { version: u.images.newer.version, what: 'the newer image' });
+    if (begun.kind === 'stop') return begun.outcome;
+    const { setup } = begun;
+    const iface = ctx.target.interfaces.find((i) => i.id === ctx.iface.id) as HttpInterface;
+    const points = cutPoints(loaded.image.length);
+    const planned: PlannedAttempt[] = setup.paths.flatMap((path) =>
+      points.map((cut) => ({
+        label: `an upload of the newer image cut after ${cut} of ${loaded.image.length} bytes through ${pathLabel(path)} ${principalLabel(path.as)}`,
+        send: async (io) => {
+          const s = await sessionFor(ctx.target, path.via, path.as, io);
+          if ('error' in s) return { kind: 'no-session' as const, detail: s.error };
+          return cutUpload(iface, { method: path.method, path: path.path, headers: { ...s.headers, 'content-type': path.contentType }, body: loaded.image }, cut, io);
+        },
+      })),
+    );
+    return runAttempts(setup, planned, { what: 'interrupted uploads', severity: 'high', passReason: (n) => `${n} interrupted uploads left the running version in place` });
+  },
+};

@@ -1,0 +1,64 @@
+// The update checks against the reference device: all pass on the hardened
+// unit (and the positive control installs 2.0.0 after them), and each
+// update flaw fails the checks aimed at it. One unit per test, so one test's
+// installs never reach another. The install is synchronous on this device,
+// so the lab may declare a short install time.
+
+import { describe, expect, it } from 'vitest';
+import type { TargetFileInput } from '../../../harness/core/target-file.js';
+import { startReferenceDevice, type Flaw, type RunningDevice } from '../../../targets/reference-device/index.js';
+import { runAgainst, verdictTable, type RunResult } from '../../support/run-target.js';
+
+const ALL = ['update.tamper', 'update.unsigned', 'update.wrong-signer', 'update.rollback', 'update.truncated-oversized', 'update.interrupted', 'update.authorization'];
+
+function quick(d: RunningDevice): TargetFileInput {
+  const t = d.targetFile();
+  const decl = t.declaration as { update: { installTimeout: string } };
+  decl.update.installTimeout = '200ms';
+  return t;
+}
+
+async function runOn(flaws: readonly Flaw[], only: string[]): Promise<RunResult> {
+  const d = await startReferenceDevice({ flaws, factoryFresh: false });
+  try {
+    return await runAgainst(quick(d), { only, numRuns: 15 });
+  } finally {
+    await d.close();
+  }
+}
+
+/** Which update checks each update flaw must fail. */
+const EXPECTED: ReadonlyArray<[Flaw, string[]]> = [
+  ['unsigned-accepted', ['update.unsigned']],
+  ['digest-only', ['update.tamper', 'update.unsigned', 'update.wrong-signer']],
+  ['manifest-only-signature', ['update.tamper']],
+  ['rollback-allowed', ['update.rollback']],
+  ['update-no-auth', ['update.authorization']],
+  ['brick-on-interrupt', ['update.interrupted']],
+];
+
+describe.concurrent('update checks on the reference device', () => {
+  it('hardened: every update check passes and the positive control installs 2.0.0', async () => {
+    const run = await runOn([], ALL);
+    const table = verdictTable(run.results);
+    expect(run.results, table).toHaveLength(7);
+    for (const r of run.results) expect(r.verdict, table).toBe('pass');
+    expect(run.events.some((e) => e.type === 'note' && /update positive control: the valid newer image 2\.0\.0 installed/.test(e.text))).toBe(true);
+  }, 30_000);
+
+  // Each failing check runs alone on a fresh unit.
+  for (const [flaw, checks] of EXPECTED) {
+    for (const check of checks) {
+      it(`${flaw}: ${check} fails with evidence`, async () => {
+        const run = await runOn([flaw], [check]);
+        const r = run.byId.get(`${check}@http`)!;
+        expect(r.verdict, verdictTable(run.results)).toBe('fail');
+        expect(r.findings.length).toBeGreaterThan(0);
+        for (const f of r.findings) {
+          expect(f.evidence.transcript.length, f.summary).toBeGreaterThan(0);
+          expect(f.requirements).toContain('ETSI-TS-103-701:5.3-2-2');
+        }
+      }, 30_000);
+    }
+  }
+});
