@@ -11,8 +11,18 @@ import { bruteForce } from './authentication/brute-force.js';
 import { credentialRobustness } from './authentication/credential-robustness.js';
 import { defaultCredentials } from './authentication/default-credentials.js';
 import { firstUseChange } from './authentication/first-use-change.js';
+import { updateAuthorization } from './update/authorization.js';
+import { updateInterrupted } from './update/interrupted.js';
+import { updateRollback } from './update/rollback.js';
+import { updateTamper } from './update/tamper.js';
+import { updateTruncatedOversized } from './update/truncated-oversized.js';
+import { updateUnsigned } from './update/unsigned.js';
+import { updateWrongSigner } from './update/wrong-signer.js';
 
-export const CHECKS: readonly Check[] = [firstUseChange, defaultCredentials, anonymousAccess, bruteForce, credentialRobustness, mqttTopics, httpRoutes, coapResources, exposedSurface, unauthenticatedDisclosure];
+export const CHECKS: readonly Check[] = [
+  firstUseChange, defaultCredentials, anonymousAccess, bruteForce, credentialRobustness, mqttTopics, httpRoutes, coapResources, exposedSurface, unauthenticatedDisclosure,
+  updateTamper, updateUnsigned, updateWrongSigner, updateRollback, updateTruncatedOversized, updateInterrupted, updateAuthorization,
+];
 
 export function checkById(id: string): Check | undefined {
   return CHECKS.find((c) => c.id === id);

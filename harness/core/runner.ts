@@ -22,7 +22,7 @@ import { describeError, GauntletError, isGauntletError } from './errors.js';
 import { LockoutPacer } from './pacer.js';
 import type { PlannedCheck } from './planner.js';
 import { provision, provisionedAlready } from './provision.js';
-import { updatePositiveControl, type UpdateControl } from './update-control.js';
+import { resetFirmware, updatePositiveControl, type UpdateControl } from './update-control.js';
 import { createScopeGuard } from './scope.js';
 import { TranscriptRecorder } from './transcript.js';
 
@@ -143,7 +143,15 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
   const heldUpdates: CheckResult[] = [];
   for (const planned of updatePlan) {
     if (signal.aborted) break;
+    // With a declared reset, every update check starts on the baseline image.
+    if (target.declaration.update?.reset) {
+      const r = await resetFirmware(target, runIo(undefined)).catch((e: unknown) => ({ kind: 'failed' as const, detail: describeError(e) }));
+      if (r.kind === 'failed') await emit({ type: 'note', instanceId: planned.id, text: `firmware reset before the check failed: ${r.detail}` });
+    }
     heldUpdates.push(await execute(planned, ++index, undefined, false));
+  }
+  if (target.declaration.update?.reset && heldUpdates.length > 0 && !signal.aborted) {
+    await resetFirmware(target, runIo(undefined)).catch(() => undefined);
   }
   if (heldUpdates.some((r) => r.verdict === 'pass' || r.verdict === 'fail') && !signal.aborted) {
     let control: UpdateControl;

@@ -175,6 +175,7 @@ const declaration = z.strictObject({
           }),
         )
         .min(1),
+      reset: z.strictObject({ via: id, method: z.enum(['POST', 'PUT']).default('POST'), path: z.string().startsWith('/'), as: id.optional() }).optional(),
     })
     .optional(),
   interfaces: z
@@ -203,8 +204,9 @@ export const targetFileSchema = z.strictObject({
       .strictObject({
         tcp: z.array(z.number().int().min(1).max(65535)).max(1024).default([]),
         udp: z.array(z.number().int().min(1).max(65535)).max(1024).default([]),
+        usual: z.boolean().default(true),
       })
-      .default({ tcp: [], udp: [] }),
+      .default({ tcp: [], udp: [], usual: true }),
   }),
   identity: z
     .strictObject({
@@ -362,6 +364,10 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
     };
     httpIface(u.version.via, ['declaration', 'update', 'version', 'via'], 'declaration.update.version.via');
     principal(u.version.as, ['declaration', 'update', 'version', 'as'], 'declaration.update.version.as');
+    if (u.reset) {
+      httpIface(u.reset.via, ['declaration', 'update', 'reset', 'via'], 'declaration.update.reset.via');
+      principal(u.reset.as, ['declaration', 'update', 'reset', 'as'], 'declaration.update.reset.as');
+    }
     for (const [i, p] of u.paths.entries()) {
       httpIface(p.via, ['declaration', 'update', 'paths', i, 'via'], `declaration.update.paths[${i}].via`);
       principal(p.as, ['declaration', 'update', 'paths', i, 'as'], `declaration.update.paths[${i}].as`);
@@ -380,6 +386,7 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       layout: u.layout,
       maxImageBytes: u.maxImageBytes,
       paths: u.paths,
+      reset: u.reset,
     };
   }
   const declarationOut: Declaration = {

@@ -62,6 +62,17 @@ export async function deliver(target: Target, path: UpdatePath, image: Buffer, i
   return httpExchange(httpIface(target, path.via), { method: path.method, path: path.path, headers: { ...s.headers, 'content-type': path.contentType }, body: image }, io);
 }
 
+/** Puts the device back on its baseline image through the declared reset, if there is one. */
+export async function resetFirmware(target: Target, io: Io): Promise<UpdateControl> {
+  const reset = target.declaration.update?.reset;
+  if (!reset) return { kind: 'not-needed', detail: 'no reset declared' };
+  const s = await sessionFor(target, reset.via, reset.as, io);
+  if ('error' in s) return { kind: 'failed', detail: `reset: ${s.error}` };
+  const r = await httpExchange(httpIface(target, reset.via), { method: reset.method, path: reset.path, headers: s.headers }, io);
+  if (r.kind !== 'response' || r.status < 200 || r.status > 299) return { kind: 'failed', detail: `reset ${reset.method} ${reset.path}: ${r.kind === 'response' ? r.status : r.kind}` };
+  return { kind: 'done', detail: `reset to the baseline via ${reset.method} ${reset.path}` };
+}
+
 export type UpdateControl = { readonly kind: 'not-needed' | 'done' | 'failed'; readonly detail: string };
 
 /** The run-level positive control: the valid newer image installs through the first path and the version shows it. */

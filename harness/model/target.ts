@@ -199,6 +199,13 @@ export interface UpdateDeclaration {
   /** Largest image the device is declared to accept, bytes (update.truncated-oversized). */
   readonly maxImageBytes?: number;
   readonly paths: readonly UpdatePath[];
+  /**
+   * How the lab puts the device back on its baseline image (a recovery
+   * partition, a reflash route). With it, every update check starts on the
+   * baseline whatever the one before installed; without, a check that finds
+   * an image installed reports the rest as inconclusive.
+   */
+  readonly reset?: { readonly via: string; readonly method: 'POST' | 'PUT'; readonly path: string; readonly as?: string };
 }
 
 export interface Declaration {
@@ -215,8 +222,12 @@ export interface Declaration {
 
 export interface Scope {
   readonly hosts: readonly string[];
-  /** Ports the lab adds to the surface scan, beyond the declared and the usual IoT ports. */
-  readonly probe: { readonly tcp: readonly number[]; readonly udp: readonly number[] };
+  /**
+   * Ports the lab adds to the surface scan, beyond the declared ones; `usual`
+   * false leaves out the usual IoT ports (a device that shares its host, such
+   * as an emulator on loopback, is scanned on its own ports only).
+   */
+  readonly probe: { readonly tcp: readonly number[]; readonly udp: readonly number[]; readonly usual: boolean };
   /** Hosts outside 127.0.0.0/8 and ::1 are refused unless this is set in the target file. */
   readonly allowNonLoopback: boolean;
 }

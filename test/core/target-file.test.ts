@@ -90,7 +90,7 @@ describe('loadTargetFile: a valid file', () => {
     const t = loadTargetFile(write(variant()), ENV);
     expect(t.name).toBe('unit-under-test');
     expect(t.source).toBe(join(dir, 'target.yaml'));
-    expect(t.scope).toEqual({ hosts: ['127.0.0.1'], allowNonLoopback: false, probe: { tcp: [], udp: [] } });
+    expect(t.scope).toEqual({ hosts: ['127.0.0.1'], allowNonLoopback: false, probe: { tcp: [], udp: [], usual: true } });
     expect(t.interfaces).toEqual([
       { id: 'broker', role: 'server', host: '127.0.0.1', port: 1883, protocol: 'mqtt', version: 4 },
       // No port in the URL: the protocol's default.

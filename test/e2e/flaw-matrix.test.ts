@@ -29,10 +29,18 @@ const EXPECTED: Readonly<Record<Flaw, readonly string[]>> = {
   'http-path-normalisation': ['access.http-routes@http'],
   'debug-port': ['access.exposed-surface@target'],
   'verbose-errors': ['access.unauthenticated-disclosure@target'],
+  // Issue 4: secure update (the device is restored to its baseline before every update check)
+  'unsigned-accepted': ['update.unsigned@http'],
+  // No signature check at all: tampered, unsigned and foreign-signed images all install.
+  'digest-only': ['update.tamper@http', 'update.unsigned@http', 'update.wrong-signer@http'],
+  'manifest-only-signature': ['update.tamper@http'],
+  'rollback-allowed': ['update.rollback@http'],
+  'update-no-auth': ['update.authorization@http'],
+  'brick-on-interrupt': ['update.interrupted@http'],
 };
 
 /** Every check instance the default profile plans on the reference device. */
-const CHECK_INSTANCES = 15;
+const CHECK_INSTANCES = 22;
 
 // Short lockout timings keep the paced dictionary and the brute-force wait fast.
 const LOCKOUT = { attempts: 5, windowMs: 300, durationMs: 300 };

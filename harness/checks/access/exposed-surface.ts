@@ -179,7 +179,8 @@ async function scanSurface(ctx: CheckContext, opts: SurfaceOptions): Promise<Che
   const hosts = [...new Set(ctx.target.interfaces.filter(served).map((i) => normHost(i.host)))];
   // The lab's own additions (scope.probe) come before the usual IoT ports.
   const probe = ctx.target.scope.probe;
-  const { specs, dropped } = scanList(view, { ...opts, usual: { tcp: [...probe.tcp, ...opts.usual.tcp], udp: [...probe.udp, ...opts.usual.udp] } });
+  const usual = probe.usual ? opts.usual : { tcp: [], udp: [] };
+  const { specs, dropped } = scanList(view, { ...opts, usual: { tcp: [...probe.tcp, ...usual.tcp], udp: [...probe.udp, ...usual.udp] } });
   if (dropped > 0) ctx.transcript.note(`scan bounded to ${opts.maxPortsPerHost} ports per host per transport: ${dropped} declared/interface ports not probed`);
   const jobs = hosts.flatMap((host) => specs.map((spec) => ({ host, spec })));
   const probed = await mapLimit(jobs, opts.concurrency, async ({ host, spec }) => {
