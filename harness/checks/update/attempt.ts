@@ -79,6 +79,16 @@ export async function beginUpdateCheck(ctx: CheckContext, notRunning?: { version
   return { kind: 'ready', setup: { ctx, update, paths: pathsOn(ctx.target, ctx.iface), io, v0: v.version, opening } };
 }
 
+/** The opening most update checks share: the newer image (fitting the declared layout), then the version read. */
+export async function beginWithNewerImage(ctx: CheckContext): Promise<{ kind: 'ready'; setup: UpdateSetup; image: Buffer } | { kind: 'stop'; outcome: CheckOutcome }> {
+  const u = ctx.target.declaration.update!;
+  const loaded = loadImage(u.images.newer.file, u.layout, 'the newer image');
+  if ('problem' in loaded) return { kind: 'stop', outcome: { verdict: 'inconclusive', reason: loaded.problem, findings: [] } };
+  const begun = await beginUpdateCheck(ctx, { version: u.images.newer.version, what: 'the newer image' });
+  if (begun.kind === 'stop') return begun;
+  return { kind: 'ready', setup: begun.setup, image: loaded.image };
+}
+
 /** A declared image file, bounded; `problem` when it is missing, too big, or does not match the declared layout. */
 export function loadImage(file: string, layout: UpdateDeclaration['layout'], what: string): { image: Buffer } | { problem: string } {
   let size: number;

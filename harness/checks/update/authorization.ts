@@ -7,7 +7,7 @@
 import type { Check, CheckContext, CheckOutcome, Target, UpdatePath } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { beginUpdateCheck, loadImage, pathLabel, pathsOn, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { beginWithNewerImage, pathLabel, pathsOn, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
 
 /** Who must not install through `path`: nobody (null), then principals whose role differs from the installer's. */
 export function outsiders(target: Target, path: UpdatePath): (string | null)[] {
@@ -30,16 +30,14 @@ export const updateAuthorization: Check = {
     updateApplies(target, iface, () => (pathsOn(target, iface).some((p) => p.as !== undefined) ? undefined : `no update path over ${iface.id} declares its installer (as)`)),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;
-    const loaded = loadImage(u.images.newer.file, u.layout, 'the newer image');
-    if ('problem' in loaded) return { verdict: 'inconclusive', reason: loaded.problem, findings: [] };
-    const begun = await beginUpdateCheck(ctx, { version: u.images.newer.version, what: 'the newer image' });
+    const begun = await beginWithNewerImage(ctx);
     if (begun.kind === 'stop') return begun.outcome;
-    const { setup } = begun;
+    const { setup, image: newer } = begun;
     const planned: PlannedAttempt[] = setup.paths.flatMap((path) =>
       outsiders(ctx.target, path).map((who) => ({
         label: `the valid newer image through ${pathLabel(path)} ${principalLabel(who)}`,
         installed: `the valid newer image was installed ${principalLabel(who)} through ${pathLabel(path)}`,
-        send: (io) => deliver(ctx.target, path, loaded.image, io, who),
+        send: (io) => deliver(ctx.target, path, newer, io, who),
       })),
     );
     return runAttempts(setup, planned, { what: 'unauthorised uploads' });

@@ -9,7 +9,7 @@ import type { Check, CheckContext, CheckOutcome, HttpInterface } from '../../mod
 import { sessionFor } from '../../core/update-control.js';
 import { cutUpload } from '../../protocols/http/cut-upload.js';
 import { requirementsOf } from '../requirements.js';
-import { beginUpdateCheck, loadImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
 
 /** Where uploads are cut: half way and after 128 bytes, each strictly inside the image. */
 export function cutPoints(length: number): number[] {
@@ -29,20 +29,18 @@ export const updateInterrupted: Check = {
   applies: (target, iface) => updateApplies(target, iface),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;
-    const loaded = loadImage(u.images.newer.file, u.layout, 'the newer image');
-    if ('problem' in loaded) return { verdict: 'inconclusive', reason: loaded.problem, findings: [] };
-    const begun = await beginUpdateCheck(ctx, { version: u.images.newer.version, what: 'the newer image' });
+    const begun = await beginWithNewerImage(ctx);
     if (begun.kind === 'stop') return begun.outcome;
-    const { setup } = begun;
+    const { setup, image: newer } = begun;
     const iface = ctx.target.interfaces.find((i) => i.id === ctx.iface.id) as HttpInterface;
-    const points = cutPoints(loaded.image.length);
+    const points = cutPoints(newer.length);
     const planned: PlannedAttempt[] = setup.paths.flatMap((path) =>
       points.map((cut) => ({
-        label: `an upload of the newer image cut after ${cut} of ${loaded.image.length} bytes through ${pathLabel(path)} ${principalLabel(path.as)}`,
+        label: `an upload of the newer image cut after ${cut} of ${newer.length} bytes through ${pathLabel(path)} ${principalLabel(path.as)}`,
         send: async (io) => {
           const s = await sessionFor(ctx.target, path.via, path.as, io);
           if ('error' in s) return { kind: 'no-session' as const, detail: s.error };
-          return cutUpload(iface, { method: path.method, path: path.path, headers: { ...s.headers, 'content-type': path.contentType }, body: loaded.image }, cut, io);
+          return cutUpload(iface, { method: path.method, path: path.path, headers: { ...s.headers, 'content-type': path.contentType }, body: newer }, cut, io);
         },
       })),
     );

@@ -21,7 +21,7 @@ import fc from 'fast-check';
 import type { Check, CheckContext, CheckOutcome, ImageLayout, UpdatePath } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { attempt, beginUpdateCheck, findingOf, judge, loadImage, pathLabel, restoreBaseline, updateApplies, type AttemptResult } from './attempt.js';
+import { attempt, beginWithNewerImage, findingOf, judge, pathLabel, restoreBaseline, updateApplies, type AttemptResult } from './attempt.js';
 import { applyMutation, describeMutation, recomputeDigests, resolveRange, signatureSpan, type MutationKind } from './layout.js';
 
 export type RegionName = 'payload' | 'manifest' | 'signature' | 'image';
@@ -101,12 +101,9 @@ export const updateTamper: Check = {
   applies: (target, iface) => updateApplies(target, iface),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;
-    const loaded = loadImage(u.images.newer.file, u.layout, 'the newer image');
-    if ('problem' in loaded) return { verdict: 'inconclusive', reason: loaded.problem, findings: [] };
-    const newer = loaded.image;
-    const begun = await beginUpdateCheck(ctx, { version: u.images.newer.version, what: 'the newer image' });
+    const begun = await beginWithNewerImage(ctx);
     if (begun.kind === 'stop') return begun.outcome;
-    const { setup } = begun;
+    const { setup, image: newer } = begun;
     const regions = regionsOf(newer.length, u.layout);
     if (regions.length === 0) return { verdict: 'inconclusive', reason: 'the newer image is empty', findings: [] };
     const digests = (u.layout?.digests.length ?? 0) > 0;

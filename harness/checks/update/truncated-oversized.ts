@@ -7,7 +7,7 @@
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { beginUpdateCheck, loadImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
 
 export const OVERSIZE_CAP_BYTES = 16 * 1024 * 1024;
 const PAD_WHEN_UNDECLARED = 1024 * 1024;
@@ -43,12 +43,10 @@ export const updateTruncatedOversized: Check = {
   applies: (target, iface) => updateApplies(target, iface),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;
-    const loaded = loadImage(u.images.newer.file, u.layout, 'the newer image');
-    if ('problem' in loaded) return { verdict: 'inconclusive', reason: loaded.problem, findings: [] };
-    const begun = await beginUpdateCheck(ctx, { version: u.images.newer.version, what: 'the newer image' });
+    const begun = await beginWithNewerImage(ctx);
     if (begun.kind === 'stop') return begun.outcome;
-    const { setup } = begun;
-    const { images, notes } = sizeVariants(loaded.image, u.maxImageBytes);
+    const { setup, image: newer } = begun;
+    const { images, notes } = sizeVariants(newer, u.maxImageBytes);
     const planned: PlannedAttempt[] = setup.paths.flatMap((path) =>
       images.map(({ what, image }) => ({
         label: `${what} through ${pathLabel(path)} ${principalLabel(path.as)}`,

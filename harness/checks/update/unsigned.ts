@@ -6,7 +6,7 @@
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { beginUpdateCheck, loadImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
 import { cutSignature, stripSignature } from './layout.js';
 
 export const updateUnsigned: Check = {
@@ -23,14 +23,12 @@ export const updateUnsigned: Check = {
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;
     const layout = { ...u.layout!, signature: u.layout!.signature! };
-    const loaded = loadImage(u.images.newer.file, layout, 'the newer image');
-    if ('problem' in loaded) return { verdict: 'inconclusive', reason: loaded.problem, findings: [] };
-    const begun = await beginUpdateCheck(ctx, { version: u.images.newer.version, what: 'the newer image' });
+    const begun = await beginWithNewerImage(ctx);
     if (begun.kind === 'stop') return begun.outcome;
-    const { setup } = begun;
+    const { setup, image: newer } = begun;
     const images = [
-      { what: 'the newer image with its signature zeroed', image: stripSignature(loaded.image, layout) },
-      { what: 'the newer image with its signature cut off', image: cutSignature(loaded.image, layout) },
+      { what: 'the newer image with its signature zeroed', image: stripSignature(newer, layout) },
+      { what: 'the newer image with its signature cut off', image: cutSignature(newer, layout) },
     ];
     const planned: PlannedAttempt[] = setup.paths.flatMap((path) =>
       images.map(({ what, image }) => ({

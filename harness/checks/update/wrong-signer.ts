@@ -6,7 +6,7 @@
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { beginUpdateCheck, loadImage, pathLabel, principalLabel, runAttempts, updateApplies } from './attempt.js';
+import { beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies } from './attempt.js';
 import { resignEd25519 } from './layout.js';
 
 export const updateWrongSigner: Check = {
@@ -28,12 +28,10 @@ export const updateWrongSigner: Check = {
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;
     const layout = { ...u.layout!, signature: u.layout!.signature! };
-    const loaded = loadImage(u.images.newer.file, layout, 'the newer image');
-    if ('problem' in loaded) return { verdict: 'inconclusive', reason: loaded.problem, findings: [] };
-    const begun = await beginUpdateCheck(ctx, { version: u.images.newer.version, what: 'the newer image' });
+    const begun = await beginWithNewerImage(ctx);
     if (begun.kind === 'stop') return begun.outcome;
-    const { setup } = begun;
-    const { image } = resignEd25519(loaded.image, layout);
+    const { setup, image: newer } = begun;
+    const { image } = resignEd25519(newer, layout);
     return runAttempts(
       setup,
       setup.paths.map((path) => ({
