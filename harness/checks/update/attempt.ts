@@ -282,6 +282,6 @@ export async function judge(setup: UpdateSetup, done: readonly AttemptResult[], 
     return { verdict: 'fail', reason: f.summary, findings: [{ ...f, evidence: { ...f.evidence, transcript: bounded([...setup.opening, ...done.flatMap((a) => a.transcript), ...late.transcript]) } }], cases: done.length };
   }
   const skipped = noSession.length > 0 ? `; ${noSession.length} not delivered (${noSession.map((a) => a.delivery).join('; ')})` : '';
-  const reason = (opts.passReason?.(tried.length) ?? `${tried.length} ${opts.what} refused`) + `; version stays ${setup.v0}${skipped}`;
+  const reason = (opts.passReason?.(tried.length) ?? `${opts.what} refused (${tried.length})`) + `; version stays ${setup.v0}${skipped}`;
   return { verdict: 'pass', reason, findings: [], cases: done.length, evidence: evidence(tried.map((a) => `${a.label}: ${a.delivery}`).join('; ')) };
 }

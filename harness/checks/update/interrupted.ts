@@ -44,6 +44,6 @@ export const updateInterrupted: Check = {
         },
       })),
     );
-    return runAttempts(setup, planned, { what: 'interrupted uploads', severity: 'high', passReason: (n) => `${n} interrupted uploads left the running version in place` });
+    return runAttempts(setup, planned, { what: 'interrupted uploads', severity: 'high', passReason: (n) => `interrupted uploads left the running version in place (${n})` });
   },
 };

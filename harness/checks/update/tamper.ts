@@ -206,7 +206,7 @@ export const updateTamper: Check = {
     if (ran === 0) return { verdict: 'inconclusive', reason: 'no case ran within the budget', findings: [], cases: 0 };
     const outcome = await judge(setup, refused.length > 0 ? refused.map((a) => ({ ...a, quick: anyQuick })) : [], {
       what: 'tampered images',
-      passReason: () => `${ran} tampered images refused${details.interrupted ? ' (time budget reached)' : ''}; seed ${details.seed}`,
+      passReason: () => `tampered images refused (${ran})${details.interrupted ? " (time budget reached)" : ""}; seed ${details.seed}`,
     });
     return { ...outcome, cases: ran };
   },

@@ -13,7 +13,7 @@ describe('update.authorization', () => {
       const run = await runAgainst(f.target(), { only: [ID] });
       const r = run.byId.get(ID)!;
       expect(r.verdict, verdictTable(run.results)).toBe('pass');
-      expect(r.reason).toMatch(/^2 unauthorised uploads refused; version stays fw-100/);
+      expect(r.reason).toMatch(/^unauthorised uploads refused \(2\); version stays fw-100/);
       expect(r.evidence!.observed).toMatch(/without a session: answered 401; .* as viewer: answered 403/);
     });
   });
