@@ -2,7 +2,7 @@
 // and interop suites: same planner, checks and monitors as `gauntlet run`,
 // without reports on disk. Pinned seed so CI replays the same cases.
 
-import type { CheckResult, RunEvent, Target } from '../../harness/model/index.js';
+import type { Check, CheckResult, RunEvent, Target } from '../../harness/model/index.js';
 import { plan } from '../../harness/core/planner.js';
 import { runChecks } from '../../harness/core/runner.js';
 import { loadProfile } from '../../harness/core/profile-file.js';
@@ -20,12 +20,25 @@ export interface RunResult {
 
 export async function runAgainst(
   target: Target | TargetFileInput,
-  opts: { only?: string[]; seed?: number; numRuns?: number; timeMs?: number; replayPath?: string; signal?: AbortSignal } = {},
+  opts: {
+    only?: string[];
+    seed?: number;
+    numRuns?: number;
+    timeMs?: number;
+    replayPath?: string;
+    signal?: AbortSignal;
+    ioTimeoutMs?: number;
+    /** Run just these checks (all their instances), instead of the default profile's. */
+    checks?: readonly Check[];
+  } = {},
 ): Promise<RunResult> {
   const resolved = 'format' in target ? targetFromObject(target, 'test-target') : target;
-  const profile = loadProfile('default', CHECKS.map((c) => c.id));
+  const checks = opts.checks ?? CHECKS;
+  const profile = opts.checks
+    ? { name: 'test', source: 'test', description: '', checks: opts.checks.map((c) => c.id), requirements: [] }
+    : loadProfile('default', CHECKS.map((c) => c.id));
   const seed = opts.seed ?? PINNED_SEED;
-  const planned = plan(resolved, profile, CHECKS, { runSeed: seed, only: opts.only });
+  const planned = plan(resolved, profile, checks, { runSeed: seed, only: opts.only });
   const events: RunEvent[] = [];
   const outcome = await runChecks({
     target: resolved,
@@ -47,7 +60,7 @@ export async function runAgainst(
       events.push(e);
     },
     signal: opts.signal ?? new AbortController().signal,
-    ioTimeoutMs: 1500,
+    ioTimeoutMs: opts.ioTimeoutMs ?? 1500,
     budget: { numRuns: opts.numRuns ?? 30, timeMs: opts.timeMs ?? 15_000 },
     replayPath: opts.replayPath,
     replayCommand: ({ fileId }) => `gauntlet replay findings/${fileId}.json`,

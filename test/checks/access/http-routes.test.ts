@@ -9,28 +9,16 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpRoutes } from '../../../harness/checks/access/http-routes.js';
 import { describeRoute, pathVariants, permits, siblingPath, expandRoutes, type PathVariantKind } from '../../../harness/checks/policy/http-routes.js';
-import { plan } from '../../../harness/core/planner.js';
-import { runChecks } from '../../../harness/core/runner.js';
 import { targetFromObject, type TargetFileInput } from '../../../harness/core/target-file.js';
 import type { Check, CheckResult, Principal } from '../../../harness/model/index.js';
-import { PINNED_SEED } from '../../support/run-target.js';
+import { runAgainst } from '../../support/run-target.js';
 
 /** The real planner and runner with one check (runAgainst plans only registered checks of the default profile). */
+/** One check through the real planner and runner, short I/O bounds for the silent-device cases. */
 async function runCheck(input: TargetFileInput, check: Check): Promise<CheckResult> {
-  const target = targetFromObject(input, 'test-target');
-  const planned = plan(target, { name: 'test', source: 'test', description: '', checks: [check.id], requirements: [] }, [check], { runSeed: PINNED_SEED });
-  const outcome = await runChecks({
-    target,
-    plan: planned,
-    meta: { id: 'test', seed: PINNED_SEED, startedAt: new Date().toISOString(), target: target.name, targetSource: target.source, profile: 'test', harnessVersion: 'test', flaws: [], argv: [], node: process.version, platform: process.platform },
-    dispatch: async () => undefined,
-    signal: new AbortController().signal,
-    ioTimeoutMs: 400,
-    budget: { numRuns: 10, timeMs: 5000 },
-    replayCommand: ({ fileId }) => `gauntlet replay findings/${fileId}.json`,
-  });
-  expect(outcome.results).toHaveLength(1);
-  return outcome.results[0]!;
+  const run = await runAgainst(input, { checks: [check], ioTimeoutMs: 300, numRuns: 10, timeMs: 5000 });
+  expect(run.results).toHaveLength(1);
+  return run.results[0]!;
 }
 
 type Flaw =
