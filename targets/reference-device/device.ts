@@ -18,6 +18,7 @@ import { startMqttBroker } from './mqtt-broker.js';
 import { resolveOptions, type DeviceOptions } from './options.js';
 import { Sessions } from './sessions.js';
 import { describeUnit } from './target-description.js';
+import { PullUpdater, UPDATE_TOPIC, writeUpdateCa, type UpdateCa } from './update-pull.js';
 
 export interface RunningDevice {
   readonly endpoints: {
@@ -39,6 +40,11 @@ export interface RunningDevice {
    * the unit's own test key (the unit runs 1.0.0 at start).
    */
   readonly images: { readonly newer: string; readonly older: string; readonly dir: string };
+  /**
+   * The unit's test update CA (absolute paths of ca.pem and ca-key.pem, PEM,
+   * in the images dir): the only CA it trusts when it pulls an update.
+   */
+  readonly updateCa: { readonly cert: string; readonly key: string };
   /** Whether the admin account still has the shipped password and must change it. */
   isFactoryFresh(): boolean;
   /** The target file (gauntlet-target/1) describing this unit, as a plain object. */
@@ -86,8 +92,29 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
     throw new GauntletError('DEVICE_START', `reference device: could not write the firmware images: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   closers.push(async () => removeImages(images));
+  let ca: UpdateCa;
+  try {
+    ca = await writeUpdateCa(images.dir);
+  } catch (e) {
+    await closeAll();
+    throw new GauntletError('DEVICE_START', `reference device: could not write the update CA: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const puller = new PullUpdater({ host: o.host, flaws, firmware, caPem: ca.certPem, log });
+  closers.push(async () => puller.close());
 
-  const mqtt = await start('MQTT', o.ports.mqtt, () => startMqttBroker({ host: o.host, port: o.ports.mqtt, accounts, flaws, state, log }));
+  const mqtt = await start('MQTT', o.ports.mqtt, () => 
+    startMqttBroker({
+      host: o.host,
+      port: o.ports.mqtt,
+      accounts,
+      flaws,
+      state,
+      log,
+      onPublish: (topic, payload, who) => {
+        if (topic === UPDATE_TOPIC) puller.command(payload, who);
+      },
+    }),
+  );
   const coap = await start('CoAP', o.ports.coap, () => startCoapServer({ host: o.host, port: o.ports.coap, flaws, state, log, sessions, firmwareVersion: () => firmware.lastInstalled() }));
   const http = await start('HTTP', o.ports.http, () =>
     startHttpApi({ host: o.host, port: o.ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions, firmware }),
@@ -121,6 +148,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
     identity: { ...o.identity },
     lockout: { ...o.lockout },
     images: { ...images },
+    updateCa: { cert: ca.cert, key: ca.key },
     isFactoryFresh: () => accounts.isFactoryFresh(),
     targetFile: () =>
       describeUnit({
@@ -131,6 +159,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
         lockout: o.lockout,
         factoryFresh: o.factoryFresh,
         images: { newer: images.newer, older: images.older },
+        updateCa: { cert: ca.cert, key: ca.key },
       }),
     close() {
       closing ??= closeAll().then(() => log('stopped'));

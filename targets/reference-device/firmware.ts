@@ -3,8 +3,9 @@
 // the two vendor images it writes to a fresh temp dir at start (newer 2.0.0,
 // older 0.9.0) for the lab's target file, and installs: synchronous, verified
 // by verifyImage under the unit's flaws; a refused image leaves the running
-// one untouched. The brick-on-interrupt flaw: an upload cut before its end
-// leaves the unit with no bootable image until a valid one installs.
+// one untouched. The brick-on-interrupt flaw: an upload (or a pulled
+// download, see update-pull.ts) cut before its end leaves the unit with no
+// bootable image until a valid one installs.
 
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -118,13 +119,16 @@ export class Firmware {
     this.opts.log(`firmware: restored to the baseline ${BASELINE_VERSION} by ${who}`);
   }
 
-  /** An accepted upload that ended before its body did: discarded; with brick-on-interrupt the slot was already erased. */
-  uploadCut(who: string): void {
+  /**
+   * An accepted upload (or a pulled download) that ended before its body did:
+   * discarded; with brick-on-interrupt the slot was already erased.
+   */
+  uploadCut(who: string, what: 'upload' | 'download' = 'upload'): void {
     if (this.opts.flaws.has('brick-on-interrupt')) {
       this.bootable = false;
-      this.opts.log(`firmware: upload from ${who} cut; the running image was erased: no bootable image`);
+      this.opts.log(`firmware: ${what} from ${who} cut; the running image was erased: no bootable image`);
     } else {
-      this.opts.log(`firmware: upload from ${who} cut; discarded, still running ${this.running() ?? 'no bootable image'}`);
+      this.opts.log(`firmware: ${what} from ${who} cut; discarded, still running ${this.running() ?? 'no bootable image'}`);
     }
   }
 }

@@ -29,6 +29,7 @@ export const FLAWS = [
   'rollback-allowed',
   'update-no-auth',
   'brick-on-interrupt',
+  'pull-any-certificate',
 ] as const;
 
 export type Flaw = (typeof FLAWS)[number];
@@ -58,6 +59,8 @@ export const FLAW_INFO: Readonly<Record<Flaw, string>> = Object.freeze({
   'rollback-allowed': 'the firmware version is not compared: an older (or the same) validly signed image installs',
   'update-no-auth': 'POST /api/firmware installs images without a session and for any role',
   'brick-on-interrupt': 'an upload to POST /api/firmware that is cut before its end erases the running image: GET /api/status answers 503 "no bootable image" until a valid image installs',
+  'pull-any-certificate':
+    'the pull update (an admin MQTT publish of {"url": ...} to devices/rd1/cmd/update) fetches without verifying the server certificate: a self-signed, expired or wrong-host certificate is accepted',
 });
 
 export function isFlaw(name: string): name is Flaw {

@@ -25,6 +25,9 @@
 //   will       published only if its principal may publish to the will topic
 //              (aedes runs the will through authorizePublish), else discarded.
 // [MQTT-4.7.2-1]: filters starting with a wildcard never match '$' topics.
+//
+// The unit hears its own command topics (devices/rd1/cmd/update) through
+// onPublish: only what got through the ACL above reaches it.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
@@ -112,6 +115,12 @@ export interface MqttBrokerOptions {
   readonly flaws: ReadonlySet<Flaw>;
   readonly state: DeviceState;
   readonly log: (line: string) => void;
+  /**
+   * Called for every client PUBLISH the broker really published (after the
+   * ACL: refused ones went to the sink topic and never arrive here), with the
+   * publisher's log name: how the unit itself hears its command topics.
+   */
+  readonly onPublish?: (topic: string, payload: Buffer, who: string) => void;
 }
 
 export interface RunningMqtt {
@@ -205,6 +214,16 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
     },
   });
   (broker as NodeJS.EventEmitter).on('error', (err: Error) => log(`mqtt: broker error: ${err.message}`));
+  broker.on('publish', (packet, client) => {
+    if (!client || !opts.onPublish || packet.topic === SINK_TOPIC || packet.topic.startsWith('$')) return;
+    const who = principals.get(client);
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : Buffer.from(packet.payload);
+    try {
+      opts.onPublish(packet.topic, payload, who?.user == null ? '(anonymous)' : logName(who.user));
+    } catch (e) {
+      log(`mqtt: command handler failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
   broker.on('unsubscribe', (filters, client) => {
     const set = leaks.get(client);
     if (set) for (const f of filters) set.delete(f);

@@ -1,13 +1,15 @@
 // The target file (gauntlet-target/1) a running unit hands to the harness:
 // where its interfaces are, the principals the lab was given, and the
-// manufacturer's declaration (with the update mechanism and the paths of the
-// unit's vendor images). The declaration always describes the HARDENED
+// manufacturer's declaration (with the update mechanism: the HTTP upload and
+// the MQTT-triggered HTTPS pull, the paths of the unit's vendor images and of
+// its test update CA). The declaration always describes the HARDENED
 // device, whatever flaws are on: flaws are what the checks must find.
 
 import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { COAP_RESOURCES } from './coap-server.js';
 import { MAX_IMAGE_BYTES, NEWER_VERSION, OLDER_VERSION } from './firmware.js';
 import { MANIFEST_BYTES, SIGNATURE_BYTES, FIELD } from './firmware-image.js';
+import { UPDATE_TOPIC } from './update-pull.js';
 
 export interface DescribedUnit {
   readonly host: string;
@@ -19,6 +21,8 @@ export interface DescribedUnit {
   readonly factoryFresh: boolean;
   /** Absolute paths of the unit's vendor images. */
   readonly images: { readonly newer: string; readonly older: string };
+  /** Absolute paths of the unit's test update CA (certificate and key, PEM). */
+  readonly updateCa: { readonly cert: string; readonly key: string };
 }
 
 /** A host as it appears in a URL: IPv6 literals in brackets. */
@@ -120,6 +124,13 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
         },
         paths: [
           { id: 'upload', kind: 'http-upload', via: 'http', method: 'POST', path: '/api/firmware', as: 'admin', contentType: 'application/octet-stream' },
+          {
+            id: 'pull',
+            kind: 'pull',
+            via: 'mqtt',
+            trigger: { topic: UPDATE_TOPIC, payload: '{"url":"{url}"}', as: 'admin' },
+            serve: { host: u.host, ca: { cert: u.updateCa.cert, key: u.updateCa.key } },
+          },
         ],
         reset: { via: 'http', method: 'POST', path: '/api/firmware/restore', as: 'admin' },
       },

@@ -190,7 +190,17 @@ describe('reference device: update declaration', () => {
         signature: { at: -64, length: 64, algorithm: 'ed25519', covers: { start: 0, end: -64 } },
         digests: [{ kind: 'sha256', at: 12, covers: { start: 128, end: -64 } }],
       },
-      paths: [{ id: 'upload', kind: 'http-upload', via: 'http', method: 'POST', path: '/api/firmware', as: 'admin', contentType: 'application/octet-stream' }],
+      paths: [
+        { id: 'upload', kind: 'http-upload', via: 'http', method: 'POST', path: '/api/firmware', as: 'admin', contentType: 'application/octet-stream' },
+        {
+          id: 'pull',
+          kind: 'pull',
+          via: 'mqtt',
+          trigger: { topic: 'devices/rd1/cmd/update', payload: '{"url":"{url}"}', as: 'admin' },
+          serve: { host: '127.0.0.1', ca: { cert: u.dev.updateCa.cert, key: u.dev.updateCa.key } },
+          as: 'admin',
+        },
+      ],
       reset: { via: 'http', method: 'POST', path: '/api/firmware/restore', as: 'admin' },
     });
     for (const f of [d.images.newer.file, d.images.older!.file]) expect(statSync(f).size).toBe(128 + 16 * 1024 + 64);

@@ -1,7 +1,7 @@
 // The named flaws of the reference device: parseFlaws, and a matrix proving
 // each flaw switches on exactly its own weakness (every probe finds nothing
 // on the hardened unit and only its flaw's weakness on a flawed one), plus the
-// details of each weakness.
+// details of each weakness (the pull path's flaw in detail: pull.test.ts).
 
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import {
   uploadImage,
   type RawMqtt,
 } from './helpers.js';
+import { makeLeaf, pullOutcome, triggerPull, updateServer } from './pull-helpers.js';
 
 let dev: RunningDevice | undefined;
 
@@ -173,6 +174,22 @@ const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])
       await cutUpload(d.endpoints.http, readFileSync(d.images.newer), { token: t });
       await until(() => log.some((l) => /firmware: upload .* cut/.test(l)), 'the cut upload');
       return (await http(d.endpoints.http, 'GET', '/api/status', { token: t })).status === 503;
+    },
+  ],
+  [
+    // Changes nothing: the body is not an image, so only whether it was fetched at all tells.
+    'pull-any-certificate',
+    async (d) => {
+      const log = unitLogs.get(d)!;
+      const server = await updateServer(makeLeaf(), Buffer.from('not an image'));
+      try {
+        const from = log.length;
+        await triggerPull(d, 'admin', server.url);
+        await until(() => pullOutcome(log, from) !== undefined, 'the pull outcome', 3000);
+        return server.requests() > 0;
+      } finally {
+        await server.close();
+      }
     },
   ],
 ];

@@ -85,9 +85,11 @@ describe('reference device: target file', () => {
     dev = await startReferenceDevice({ factoryFresh: false, flaws: [...FLAWS], ports: { debug: 0 } });
     const flawed = dev.targetFile();
     expect(targetFileSchema.safeParse(flawed).success).toBe(true);
-    // Only the secrets, the (free) ports and the image files (each unit's temp dir) differ between units.
+    // Only the secrets, the (free) ports, the image files and the update CA files (each unit's temp dir) differ between units.
     const strip = (x: unknown) =>
-      JSON.parse(JSON.stringify(x, (k, v: unknown) => (k === 'pass' ? '<secret>' : k === 'port' ? '<port>' : k === 'file' ? '<file>' : v)));
+      JSON.parse(
+        JSON.stringify(x, (k, v: unknown) => (k === 'pass' ? '<secret>' : k === 'port' ? '<port>' : k === 'file' ? '<file>' : k === 'ca' ? '<ca files>' : v)),
+      );
     expect(strip(flawed.declaration)).toEqual(strip(hardened));
     expect(flawed.declaration?.firstUse?.state).toBe('provisioned');
   });
