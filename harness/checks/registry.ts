@@ -12,6 +12,7 @@ import { credentialRobustness } from './authentication/credential-robustness.js'
 import { defaultCredentials } from './authentication/default-credentials.js';
 import { firstUseChange } from './authentication/first-use-change.js';
 import { updateAuthorization } from './update/authorization.js';
+import { updateChannel } from './update/channel.js';
 import { updateInterrupted } from './update/interrupted.js';
 import { updateRollback } from './update/rollback.js';
 import { updateTamper } from './update/tamper.js';
@@ -21,7 +22,7 @@ import { updateWrongSigner } from './update/wrong-signer.js';
 
 export const CHECKS: readonly Check[] = [
   firstUseChange, defaultCredentials, anonymousAccess, bruteForce, credentialRobustness, mqttTopics, httpRoutes, coapResources, exposedSurface, unauthenticatedDisclosure,
-  updateTamper, updateUnsigned, updateWrongSigner, updateRollback, updateTruncatedOversized, updateInterrupted, updateAuthorization,
+  updateTamper, updateUnsigned, updateWrongSigner, updateRollback, updateTruncatedOversized, updateInterrupted, updateAuthorization, updateChannel,
 ];
 
 export function checkById(id: string): Check | undefined {

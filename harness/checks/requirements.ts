@@ -49,6 +49,14 @@ export const CATALOG: Readonly<Record<string, readonly string[]>> = {
     ...ids(STD.sb327, ['1798.91.04(a)']),
     ...ids(STD.cta2088, ['SA-002']),
   ],
+  // Updates fetched only over an authenticated channel: untrusted, wrong-host and expired certificates refused.
+  C07: [
+    ...ids(STD.nistir, ['DP-1']),
+    ...ids(STD.en303645, ['5.3-10', '5.5-1']),
+    ...ids(STD.ts103701, ['5.3-2-2']),
+    ...ids(STD.en18031, ['AUM-3', 'SUM-2']),
+    ...ids(STD.cta2088, ['SA-031']),
+  ],
   // Firmware negatives on every update path: all refused, old version still running.
   C10: [
     ...ids(STD.nistir, ['SWU-2', 'SWU-4']),

@@ -164,15 +164,31 @@ const declaration = z.strictObject({
       maxImageBytes: z.number().int().min(1).optional(),
       paths: z
         .array(
-          z.strictObject({
-            id,
-            kind: z.literal('http-upload'),
-            via: id,
-            method: z.enum(['POST', 'PUT']).default('POST'),
-            path: z.string().startsWith('/'),
-            as: id.optional(),
-            contentType: z.string().default('application/octet-stream'),
-          }),
+          z.discriminatedUnion('kind', [
+            z.strictObject({
+              id,
+              kind: z.literal('http-upload'),
+              via: id,
+              method: z.enum(['POST', 'PUT']).default('POST'),
+              path: z.string().startsWith('/'),
+              as: id.optional(),
+              contentType: z.string().default('application/octet-stream'),
+            }),
+            z.strictObject({
+              id,
+              kind: z.literal('pull'),
+              via: id,
+              trigger: z.strictObject({
+                topic: z.string().min(1),
+                payload: z.string().includes('{url}', { message: 'expected a payload template containing {url}' }),
+                as: id.optional(),
+              }),
+              serve: z.strictObject({
+                host: z.string().min(1),
+                ca: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+              }),
+            }),
+          ]),
         )
         .min(1),
       reset: z.strictObject({ via: id, method: z.enum(['POST', 'PUT']).default('POST'), path: z.string().startsWith('/'), as: id.optional() }).optional(),
@@ -369,8 +385,18 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       principal(u.reset.as, ['declaration', 'update', 'reset', 'as'], 'declaration.update.reset.as');
     }
     for (const [i, p] of u.paths.entries()) {
-      httpIface(p.via, ['declaration', 'update', 'paths', i, 'via'], `declaration.update.paths[${i}].via`);
-      principal(p.as, ['declaration', 'update', 'paths', i, 'as'], `declaration.update.paths[${i}].as`);
+      const at = ['declaration', 'update', 'paths', i];
+      if (p.kind === 'http-upload') {
+        httpIface(p.via, [...at, 'via'], `declaration.update.paths[${i}].via`);
+        principal(p.as, [...at, 'as'], `declaration.update.paths[${i}].as`);
+      } else {
+        const m = interfaces.find((x) => x.id === p.via);
+        if (!m || (m.protocol !== 'mqtt' && m.protocol !== 'mqtts')) throw invalid([...at, 'via'], `declaration.update.paths[${i}].via`, `expected the id of an mqtt interface (got "${p.via}")`);
+        principal(p.trigger.as, [...at, 'trigger', 'as'], `declaration.update.paths[${i}].trigger.as`);
+        if (!isLoopback(p.serve.host) && !file.scope.allowNonLoopback) {
+          throw invalid([...at, 'serve', 'host'], `declaration.update.paths[${i}].serve.host`, `${p.serve.host} is not a loopback address; set scope.allowNonLoopback: true to serve updates on the network`);
+        }
+      }
     }
     // Image files are relative to the target file's folder (absolute ones as they are).
     const base = loaded.path.startsWith('builtin:') || loaded.path === 'test-target' ? process.cwd() : dirname(resolvePath(loaded.path));
@@ -385,7 +411,15 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       images: { newer: image(u.images.newer, 'newer'), ...(u.images.older ? { older: image(u.images.older, 'older') } : {}) },
       layout: u.layout,
       maxImageBytes: u.maxImageBytes,
-      paths: u.paths,
+      paths: u.paths.map((p) => {
+        if (p.kind === 'http-upload') return p;
+        const file = (f: string, key: 'cert' | 'key') => {
+          const abs = resolvePath(base, f);
+          if (!existsSync(abs)) throw invalid(['declaration', 'update', 'paths'], `declaration.update.paths.${p.id}.serve.ca.${key}`, `no such file: ${abs}`);
+          return abs;
+        };
+        return { ...p, as: p.trigger.as, serve: { host: p.serve.host, ...(p.serve.ca ? { ca: { cert: file(p.serve.ca.cert, 'cert'), key: file(p.serve.ca.key, 'key') } } : {}) } };
+      }),
       reset: u.reset,
     };
   }

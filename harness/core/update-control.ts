@@ -4,11 +4,15 @@
 // checks: the valid newer image installs and the version shows it. Used by the
 // runner and by harness/checks/update.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { HttpInterface, Target, UpdatePath } from '../model/index.js';
+import type { HttpInterface, MqttInterface, PullPath, Target, UpdatePath } from '../model/index.js';
 import type { Io } from '../protocols/common/io.js';
 import { httpExchange, type HttpOutcome } from '../protocols/http/exchange.js';
+import { startImageServer, type ImageServer, type TlsOutcome } from '../protocols/http/image-server.js';
 import { httpLogin, jsonPath } from '../protocols/http/login.js';
+import { MqttSession } from '../protocols/mqtt/session.js';
+import { expired, issueLeaf, loadCa, selfSigned, wrongHost, type Issued } from './certs.js';
 
 export type VersionRead = { readonly kind: 'version'; readonly version: string } | { readonly kind: 'unreadable'; readonly detail: string };
 
@@ -55,11 +59,148 @@ export async function settleVersion(target: Target, io: Io, sleep: (ms: number) 
   }
 }
 
-/** Pushes `image` through `path`: with the path's principal (default), another principal, or no session (`null`). */
-export async function deliver(target: Target, path: UpdatePath, image: Buffer, io: Io, principal: string | null | undefined = path.as): Promise<HttpOutcome | { kind: 'no-session'; detail: string }> {
+/** How a pull delivery went: the trigger, then what the device fetched from the update server. */
+export interface PullOutcome {
+  readonly kind: 'pulled';
+  /** 'published': the trigger went out; 'refused': the broker refused the CONNECT of the principal used. */
+  readonly trigger: 'published' | 'refused';
+  /** The device fetched the image (to its end, or to the cut). */
+  readonly fetched: boolean;
+  /** The TLS outcome on the update server ('refused' = the device aborted the handshake: it refused the certificate). */
+  readonly tls: TlsOutcome;
+  readonly sent: number;
+  readonly of: number;
+  /** One line for the report: what happened. */
+  readonly detail: string;
+}
+
+export type DeliverOutcome = HttpOutcome | PullOutcome | { readonly kind: 'no-session'; readonly detail: string };
+
+/** The certificate the update server of a pull path presents. */
+export type ServeCert = 'trusted' | 'self-signed' | 'wrong-host' | 'expired';
+
+export interface DeliverOptions {
+  /** Pull: the certificate (default 'trusted' = a leaf from serve.ca for serve.host). */
+  readonly cert?: ServeCert;
+  /** Pull: the update server sends only this many body bytes, then cuts the connection. */
+  readonly cutAfter?: number;
+}
+
+/**
+ * Pushes `image` through `path`: with the path's principal (default), another
+ * principal, or no session (`null`). Over a pull path, the trigger is
+ * published with that principal's MQTT credentials (none = anonymous CONNECT)
+ * and the image is served once from serve.host.
+ */
+export async function deliver(target: Target, path: UpdatePath, image: Buffer, io: Io, principal: string | null | undefined = path.as, opts: DeliverOptions = {}): Promise<DeliverOutcome> {
+  if (path.kind === 'pull') return pull(target, path, image, io, principal, opts);
   const s = await sessionFor(target, path.via, principal, io);
   if ('error' in s) return { kind: 'no-session', detail: s.error };
   return httpExchange(httpIface(target, path.via), { method: path.method, path: path.path, headers: { ...s.headers, 'content-type': path.contentType }, body: image }, io);
+}
+
+/** The certificate for `cert`, or why it cannot be made (no CA declared, unreadable CA files). */
+export function serveCertificate(path: PullPath, cert: ServeCert): { issued: Issued; label: string } | { error: string } {
+  const host = path.serve.host;
+  if (cert === 'self-signed') return { issued: selfSigned({ host }), label: `self-signed for ${host}` };
+  if (!path.serve.ca) return { error: `pull path ${path.id} declares no serve.ca: Gauntlet cannot serve a certificate the device trusts` };
+  let ca;
+  try {
+    ca = loadCa(readFileSync(path.serve.ca.cert, 'utf8'), readFileSync(path.serve.ca.key, 'utf8'));
+  } catch (e) {
+    return { error: `pull path ${path.id}: the declared CA cannot be loaded: ${(e as Error).message}` };
+  }
+  switch (cert) {
+    case 'trusted':
+      return { issued: issueLeaf(ca, { host }), label: `from the declared CA for ${host}` };
+    case 'wrong-host': {
+      const w = wrongHost(ca, { host });
+      return { issued: w, label: `from the declared CA for ${w.issuedFor}, not ${host}` };
+    }
+    case 'expired':
+      return { issued: expired(ca, { host }), label: `from the declared CA for ${host}, expired yesterday` };
+  }
+}
+
+async function pull(target: Target, path: PullPath, image: Buffer, io: Io, principal: string | null | undefined, opts: DeliverOptions): Promise<DeliverOutcome> {
+  const iface = target.interfaces.find((i) => i.id === path.via) as MqttInterface | undefined;
+  if (!iface || (iface.protocol !== 'mqtt' && iface.protocol !== 'mqtts')) return { kind: 'no-session', detail: `pull path ${path.id}: ${path.via} is not an MQTT interface` };
+  if (iface.protocol === 'mqtts') return { kind: 'no-session', detail: `pull path ${path.id}: triggers over mqtts are not supported yet (the MQTT session speaks plain TCP)` };
+  let creds: { username?: string; password?: string } = {};
+  if (principal !== null && principal !== undefined) {
+    const p = target.principals.find((x) => x.name === principal);
+    if (!p) return { kind: 'no-session', detail: `no principal named "${principal}"` };
+    creds = { username: p.user, password: p.pass };
+  }
+  const cert = serveCertificate(path, opts.cert ?? 'trusted');
+  if ('error' in cert) return { kind: 'no-session', detail: cert.error };
+  const installMs = target.declaration.update!.installTimeoutMs;
+  const who = principal === null || principal === undefined ? 'anonymous' : principal;
+  let server: ImageServer;
+  try {
+    server = await startImageServer({
+      host: path.serve.host,
+      certPem: cert.issued.certPem,
+      keyPem: cert.issued.keyPem,
+      image,
+      io,
+      certLabel: cert.label,
+      ...(opts.cutAfter !== undefined ? { cutAfter: opts.cutAfter } : {}),
+    });
+  } catch (e) {
+    return { kind: 'no-session', detail: `pull path ${path.id}: cannot serve on ${path.serve.host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+  }
+  try {
+    const opened = await MqttSession.open(iface, iface.version, { clientId: `gauntlet-upd-${randomBytes(3).toString('hex')}`, ...creds }, io, who);
+    if (!opened.ok) {
+      const refusedByBroker = /^CONNACK /.test(opened.detail);
+      // The installer's own CONNECT failing leaves nothing to judge; anyone else's refused CONNECT is a refusal.
+      if (!refusedByBroker || principal === path.as) return { kind: 'no-session', detail: `${who} could not connect to ${iface.id}: ${opened.detail}` };
+      return { kind: 'pulled', trigger: 'refused', fetched: false, tls: 'none', sent: 0, of: image.length, detail: `trigger refused: ${who} CONNECT answered ${opened.detail.replace(/^CONNACK /, '')}` };
+    }
+    const session = opened.session;
+    try {
+      await session.publish(path.trigger.topic, Buffer.from(path.trigger.payload.split('{url}').join(server.url)));
+    } finally {
+      session.close();
+    }
+    const r = await server.settled(installMs, io.signal);
+    const tlsText = r.tls === 'refused' ? `the device refused the certificate (${r.tlsError ?? 'handshake aborted'})` : r.tls === 'none' ? 'the device did not connect' : 'TLS accepted';
+    const fetchText = r.fetched
+      ? r.sent < r.of
+        ? `fetched, body cut after ${r.sent} of ${r.of} bytes`
+        : `fetched ${r.sent} bytes`
+      : r.tls === 'refused'
+        ? 'not fetched'
+        : r.tls === 'ok'
+          ? `not fetched (${r.requests.length} request(s))`
+          : `not fetched within ${installMs}ms`;
+    return {
+      kind: 'pulled',
+      trigger: 'published',
+      fetched: r.fetched,
+      tls: r.tls,
+      sent: r.sent,
+      of: r.of,
+      detail: `triggered ${who === 'anonymous' ? 'anonymously' : `as ${who}`}; ${tlsText} (certificate ${cert.label}); ${fetchText}`,
+    };
+  } finally {
+    await server.close();
+  }
+}
+
+/** One line for a delivery outcome, as the positive control and the checks print it. */
+export function deliveryText(o: DeliverOutcome): string {
+  switch (o.kind) {
+    case 'response':
+      return `answered ${o.status}`;
+    case 'pulled':
+      return o.detail;
+    case 'no-session':
+      return `no session: ${o.detail}`;
+    default:
+      return o.kind;
+  }
 }
 
 /** Puts the device back on its baseline image through the declared reset, if there is one. */
@@ -83,10 +224,10 @@ export async function updatePositiveControl(target: Target, io: Io, sleep: (ms: 
   const image = readFileSync(u.images.newer.file);
   const r = await deliver(target, path, image, io);
   if (r.kind === 'no-session') return { kind: 'failed', detail: r.detail };
-  const status = r.kind === 'response' ? `answered ${r.status}` : r.kind;
+  const status = deliveryText(r);
   const v = await settleVersion(target, io, sleep, (x) => x.kind === 'version' && x.version === u.images.newer.version);
   if (v.kind === 'version' && v.version === u.images.newer.version) {
-    return { kind: 'done', detail: `the valid newer image ${u.images.newer.version} installed through ${path.id} (${path.method} ${path.path} ${status})` };
+    return { kind: 'done', detail: `the valid newer image ${u.images.newer.version} installed through ${path.id} (${status})` };
   }
   return { kind: 'failed', detail: `the valid newer image did not install through ${path.id} (${status}; version ${v.kind === 'version' ? v.version : v.detail})` };
 }

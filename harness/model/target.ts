@@ -172,8 +172,28 @@ export interface ImageLayout {
   readonly digests: readonly { readonly kind: 'sha256' | 'crc32'; readonly at: number; readonly covers: ByteRange }[];
 }
 
-/** One way an image reaches the device. Push over HTTP now; CoAP block-wise and pull come next. */
-export interface UpdatePath {
+/**
+ * Pull: the device is told (an MQTT publish by `trigger.as`) to fetch the
+ * image from a URL; Gauntlet plays the update server on `serve.host` over
+ * HTTPS. `serve.ca` is the manufacturer's test CA (cert and key files) that
+ * the device trusts, so Gauntlet can issue a trusted certificate for the
+ * positive control and untrusted ones for update.channel.
+ */
+export interface PullPath {
+  readonly id: string;
+  readonly kind: 'pull';
+  /** The MQTT interface that carries the trigger. */
+  readonly via: string;
+  readonly trigger: { readonly topic: string; readonly payload: string; readonly as?: string };
+  readonly serve: { readonly host: string; readonly ca?: { readonly cert: string; readonly key: string } };
+  /** The principal that may trigger an install (= trigger.as). */
+  readonly as?: string;
+}
+
+/** One way an image reaches the device: pushed over HTTP, or pulled by the device from Gauntlet. */
+export type UpdatePath = HttpUploadPath | PullPath;
+
+export interface HttpUploadPath {
   readonly id: string;
   readonly kind: 'http-upload';
   /** Interface id (http/https). */

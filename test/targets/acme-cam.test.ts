@@ -276,7 +276,8 @@ describe('targets/acme-cam.yaml', () => {
 
 // The update checks, from the committed file alone. Live once harness/checks/update
 // is registered (phase `update` in CHECKS and the default profile); until then, todo.
-const UPDATE_CHECKS = CHECKS.filter((c) => c.phase === 'update').map((c) => c.id);
+// The update checks that plan on an HTTP interface (update.channel needs a pull path over MQTT, which the camera has not).
+const UPDATE_CHECKS = CHECKS.filter((c) => c.phase === 'update' && c.protocols.includes('http')).map((c) => c.id);
 /** Each weakness and the check that must fail because of it (run alone). */
 const WEAKNESS_FAILS: readonly (readonly [AcmeWeakness, string])[] = [
   ['acceptAnyImage', 'update.tamper'],

@@ -15,7 +15,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import type { CheckContext, CheckOutcome, Evidence, FindingDraft, Interface, Severity, Target, TranscriptEntry, UpdateDeclaration, UpdatePath } from '../../model/index.js';
-import { readVersion, resetFirmware, settleVersion, type VersionRead } from '../../core/update-control.js';
+import { readVersion, resetFirmware, settleVersion, type PullOutcome, type VersionRead } from '../../core/update-control.js';
 import type { Io } from '../../protocols/common/io.js';
 import type { HttpOutcome } from '../../protocols/http/exchange.js';
 import type { CutUploadOutcome } from '../../protocols/http/cut-upload.js';
@@ -42,7 +42,7 @@ export function updateApplies(target: Target, iface: Interface, need?: (u: Updat
   return need?.(u);
 }
 
-export const pathLabel = (p: UpdatePath) => `${p.id} (${p.method} ${p.path})`;
+export const pathLabel = (p: UpdatePath) => (p.kind === 'pull' ? `${p.id} (pull, triggered on ${p.trigger.topic})` : `${p.id} (${p.method} ${p.path})`);
 export const principalLabel = (principal: string | null | undefined) => (principal === null || principal === undefined ? 'without a session' : `as ${principal}`);
 
 export interface UpdateSetup {
@@ -104,7 +104,7 @@ export function loadImage(file: string, layout: UpdateDeclaration['layout'], wha
   return { image };
 }
 
-export type Delivery = HttpOutcome | CutUploadOutcome | { readonly kind: 'no-session'; readonly detail: string };
+export type Delivery = HttpOutcome | CutUploadOutcome | PullOutcome | { readonly kind: 'no-session'; readonly detail: string };
 
 export type AttemptVerdict = 'refused' | 'installed' | 'dead' | 'no-session';
 
@@ -119,12 +119,15 @@ export interface AttemptResult {
   /** The version read last. */
   readonly after: VersionRead;
   readonly transcript: readonly TranscriptEntry[];
-  /** Whether the refusal was taken from an error status plus one version read (no install-time wait). */
+  /** Whether the refusal was taken from an error status (or a pull the device did not fetch) plus one version read (no install-time wait). */
   readonly quick: boolean;
 }
 
-function describeDelivery(o: Delivery): { text: string; status?: number } {
+function describeDelivery(o: Delivery): { text: string; status?: number; refused?: boolean } {
   switch (o.kind) {
+    case 'pulled':
+      // Not fetched: the device holds no image to install (the server is closed), as final as an error status.
+      return { text: o.detail, refused: !o.fetched };
     case 'response':
       return { text: `answered ${o.status}`, status: o.status };
     case 'timeout':
@@ -152,7 +155,7 @@ export async function attempt(setup: UpdateSetup, label: string, send: (io: Io) 
   if (o.kind === 'no-session') {
     return { verdict: 'no-session', label, delivery: d.text, after: { kind: 'unreadable', detail: 'not read' }, transcript: ctx.transcript.take(), quick: true };
   }
-  const saidNo = d.status !== undefined && (d.status < 200 || d.status > 299);
+  const saidNo = d.refused === true || (d.status !== undefined && (d.status < 200 || d.status > 299));
   const after = await settleVersion(ctx.target, io, ctx.sleep, saidNo ? (v) => v.kind === 'version' : (v) => v.kind === 'version' && v.version !== v0);
   ctx.transcript.note(`after ${label}: ${d.text}; ${versionText(after)}`);
   const verdict: AttemptVerdict = after.kind !== 'version' ? 'dead' : after.version !== v0 ? 'installed' : 'refused';

@@ -1,12 +1,13 @@
 // update.interrupted (C10; TS 103 701 5.3-2-2 "resuming after a failed
 // step"): uploads of the newer image cut at half its length and after 128
-// bytes, with the path's session. The device must keep its running version
+// bytes, with the path's session; over a pull path, the update server cuts
+// the body half way (the full Content-Length announced). The device must keep its running version
 // and keep answering: a cut upload must not leave it without an image.
 // That a valid image still installs afterwards is the run-level positive
 // control's to prove.
 
 import type { Check, CheckContext, CheckOutcome, HttpInterface } from '../../model/index.js';
-import { sessionFor } from '../../core/update-control.js';
+import { deliver, sessionFor } from '../../core/update-control.js';
 import { cutUpload } from '../../protocols/http/cut-upload.js';
 import { requirementsOf } from '../requirements.js';
 import { beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
@@ -21,7 +22,7 @@ export const updateInterrupted: Check = {
   title: 'An interrupted upload leaves the running firmware in place',
   catalog: ['C10'],
   requirements: requirementsOf('C10'),
-  protocols: ['http', 'https'],
+  protocols: ['http', 'https', 'mqtt', 'mqtts'],
   phase: 'update',
   severity: 'high',
   remedy: 'Receive into a separate slot (A/B or staging) and switch only after the whole image verified; never overwrite the running image while receiving.',
@@ -34,8 +35,18 @@ export const updateInterrupted: Check = {
     const { setup, image: newer } = begun;
     const iface = ctx.target.interfaces.find((i) => i.id === ctx.iface.id) as HttpInterface;
     const points = cutPoints(newer.length);
-    const planned: PlannedAttempt[] = setup.paths.flatMap((path) =>
-      points.map((cut) => ({
+    const half = Math.floor(newer.length / 2);
+    const planned: PlannedAttempt[] = setup.paths.flatMap((path): PlannedAttempt[] =>
+      path.kind === 'pull'
+        ? half > 0 && half < newer.length
+          ? [
+              {
+                label: `the newer image served with its body cut after ${half} of ${newer.length} bytes through ${pathLabel(path)} ${principalLabel(path.as)}`,
+                send: (io) => deliver(ctx.target, path, newer, io, path.as, { cutAfter: half }),
+              },
+            ]
+          : []
+        : points.map((cut) => ({
         label: `an upload of the newer image cut after ${cut} of ${newer.length} bytes through ${pathLabel(path)} ${principalLabel(path.as)}`,
         send: async (io) => {
           const s = await sessionFor(ctx.target, path.via, path.as, io);

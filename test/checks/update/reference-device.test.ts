@@ -6,6 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { TargetFileInput } from '../../../harness/core/target-file.js';
+import { updateChannel } from '../../../harness/checks/update/channel.js';
 import { startReferenceDevice, type Flaw, type RunningDevice } from '../../../targets/reference-device/index.js';
 import { runAgainst, verdictTable, type RunResult } from '../../support/run-target.js';
 
@@ -41,9 +42,28 @@ describe.concurrent('update checks on the reference device', () => {
   it('hardened: every update check passes and the positive control installs 2.0.0', async () => {
     const run = await runOn([], ALL);
     const table = verdictTable(run.results);
-    expect(run.results, table).toHaveLength(7);
+    // Each check on the HTTP upload path (@http) and on the MQTT-triggered pull path (@mqtt).
+    expect(run.results, table).toHaveLength(ALL.length * 2);
     for (const r of run.results) expect(r.verdict, table).toBe('pass');
     expect(run.events.some((e) => e.type === 'note' && /update positive control: the valid newer image 2\.0\.0 installed/.test(e.text))).toBe(true);
+  }, 30_000);
+
+  it('update.channel: passes on the hardened unit, fails with pull-any-certificate', async () => {
+    for (const [flaws, verdict] of [
+      [[], 'pass'],
+      [['pull-any-certificate'], 'fail'],
+    ] as const) {
+      const d = await startReferenceDevice({ flaws, factoryFresh: false });
+      try {
+        const run = await runAgainst(quick(d), { checks: [updateChannel] });
+        const r = run.byId.get('update.channel@mqtt')!;
+        expect(r.verdict, verdictTable(run.results)).toBe(verdict);
+        if (verdict === 'fail') expect(r.findings[0]!.summary).toMatch(/^the device installed the valid newer image fetched over a self-signed certificate through pull/);
+        else expect(r.reason).toMatch(/^untrusted update-server certificates refused \(3\)/);
+      } finally {
+        await d.close();
+      }
+    }
   }, 30_000);
 
   // Each failing check runs alone on a fresh unit.
