@@ -32,11 +32,34 @@ export async function sessionFor(target: Target, via: string, principal: string 
   return { headers: { ...r.headers } };
 }
 
+/** The version reader's session per target: settling one install polls many times, and each poll need not log in. */
+const versionSessions = new WeakMap<Target, Record<string, string>>();
+
 export async function readVersion(target: Target, io: Io): Promise<VersionRead> {
   const v = target.declaration.update!.version;
-  const s = await sessionFor(target, v.via, v.as, io);
-  if ('error' in s) return { kind: 'unreadable', detail: s.error };
-  const r = await httpExchange(httpIface(target, v.via), { method: 'GET', path: v.path, headers: s.headers }, io);
+  const get = (headers: Record<string, string>) => httpExchange(httpIface(target, v.via), { method: 'GET', path: v.path, headers }, io);
+  const login = async () => {
+    const s = await sessionFor(target, v.via, v.as, io);
+    if ('error' in s) return s;
+    versionSessions.set(target, s.headers);
+    return s;
+  };
+  const cached = versionSessions.get(target);
+  let r;
+  if (cached) {
+    r = await get(cached);
+    // A session the device ended (a reset, a password change): log in once more.
+    if (r.kind === 'response' && r.status === 401 && v.as !== undefined) {
+      versionSessions.delete(target);
+      const s = await login();
+      if ('error' in s) return { kind: 'unreadable', detail: s.error };
+      r = await get(s.headers);
+    }
+  } else {
+    const s = await login();
+    if ('error' in s) return { kind: 'unreadable', detail: s.error };
+    r = await get(s.headers);
+  }
   if (r.kind !== 'response') return { kind: 'unreadable', detail: `GET ${v.path}: ${r.kind}` };
   if (r.status < 200 || r.status > 299) return { kind: 'unreadable', detail: `GET ${v.path} answered ${r.status}` };
   let value: unknown;

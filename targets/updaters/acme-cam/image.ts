@@ -37,7 +37,11 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-/** CRC-32 (IEEE, reflected, init and xor-out 0xFFFFFFFF), as zlib and the harness compute it. */
+/**
+ * CRC-32 (IEEE, reflected, init and xor-out 0xFFFFFFFF), as zlib computes it.
+ * The camera's own, not the harness's (harness/checks/update/layout.ts): a
+ * device sharing the harness's code would agree with a bug in it.
+ */
 export function crc32(data: Uint8Array): number {
   let c = 0xffffffff;
   for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
