@@ -81,7 +81,19 @@ const httpIface = z.strictObject({
   }
 });
 
-const principal = z.strictObject({ user: z.string(), pass: z.string(), role: z.string().default('user') });
+const psk = z
+  .strictObject({
+    identity: z.string().min(1).max(128),
+    /** The key as text (as libcoap's -k takes it). */
+    key: z.string().min(1).optional(),
+    /** Or as hex bytes. */
+    keyHex: z
+      .string()
+      .regex(/^(([0-9a-f]{2})+|.*\$\{[A-Za-z_][A-Za-z0-9_]*\}.*)$/i, 'expected hex bytes, e.g. 0a1b2c (or a ${VARIABLE})')
+      .optional(),
+  })
+  .refine((v) => (v.key === undefined) !== (v.keyHex === undefined), { message: 'give exactly one of key (text) and keyHex' });
+const principal = z.strictObject({ user: z.string(), pass: z.string(), role: z.string().default('user'), psk: psk.optional() });
 
 const declaration = z.strictObject({
   lockout: z
@@ -173,6 +185,21 @@ const declaration = z.strictObject({
               path: z.string().startsWith('/'),
               as: id.optional(),
               contentType: z.string().default('application/octet-stream'),
+            }),
+            z.strictObject({
+              id,
+              kind: z.literal('coap-block'),
+              via: id,
+              method: z.enum(['PUT', 'POST']).default('PUT'),
+              path: z.string().startsWith('/'),
+              blockSize: z
+                .number()
+                .int()
+                .refine((n) => [16, 32, 64, 128, 256, 512, 1024].includes(n), { message: 'expected a block size of 16, 32, 64, 128, 256, 512 or 1024 bytes' })
+                .default(512),
+              contentFormat: z.number().int().min(0).max(65535).optional(),
+              as: id.optional(),
+              plain: id.optional(),
             }),
             z.strictObject({
               id,
@@ -283,6 +310,12 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       return v;
     });
 
+  const hexSecret = (value: string, path: PropertyKey[], field: string): string => {
+    const v = secret(value, path, field);
+    if (!/^([0-9a-f]{2})+$/i.test(v)) throw invalid(path, field, 'expected hex bytes, e.g. 0a1b2c (after substituting the environment)');
+    return v.toLowerCase();
+  };
+
   // Scope: every host named must be loopback unless the file says otherwise.
   for (const [i, host] of file.scope.hosts.entries()) {
     if (!isLoopback(host) && !file.scope.allowNonLoopback) {
@@ -324,12 +357,22 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
     }
   });
 
-  const principals: Principal[] = Object.entries(file.principals).map(([name, p]) => ({
-    name,
-    user: secret(p.user, ['principals', name, 'user'], `principals.${name}.user`),
-    pass: secret(p.pass, ['principals', name, 'pass'], `principals.${name}.pass`),
-    role: p.role,
-  }));
+  const principals: Principal[] = Object.entries(file.principals).map(([name, p]) => {
+    const at = ['principals', name, 'psk'];
+    const psk = p.psk
+      ? {
+          identity: secret(p.psk.identity, [...at, 'identity'], `principals.${name}.psk.identity`),
+          keyHex: p.psk.keyHex !== undefined ? hexSecret(p.psk.keyHex, [...at, 'keyHex'], `principals.${name}.psk.keyHex`) : Buffer.from(secret(p.psk.key!, [...at, 'key'], `principals.${name}.psk.key`), 'utf8').toString('hex'),
+        }
+      : undefined;
+    return {
+      name,
+      user: secret(p.user, ['principals', name, 'user'], `principals.${name}.user`),
+      pass: secret(p.pass, ['principals', name, 'pass'], `principals.${name}.pass`),
+      role: p.role,
+      ...(psk ? { psk } : {}),
+    };
+  });
 
   const d = file.declaration;
   let lockout: LockoutPolicy | undefined;
@@ -389,6 +432,17 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       if (p.kind === 'http-upload') {
         httpIface(p.via, [...at, 'via'], `declaration.update.paths[${i}].via`);
         principal(p.as, [...at, 'as'], `declaration.update.paths[${i}].as`);
+      } else if (p.kind === 'coap-block') {
+        const c = interfaces.find((x) => x.id === p.via);
+        if (!c || (c.protocol !== 'coap' && c.protocol !== 'coaps')) throw invalid([...at, 'via'], `declaration.update.paths[${i}].via`, `expected the id of a coap or coaps interface (got "${p.via}")`);
+        principal(p.as, [...at, 'as'], `declaration.update.paths[${i}].as`);
+        if (c.protocol === 'coaps' && p.as !== undefined && !principals.find((x) => x.name === p.as)!.psk) {
+          throw invalid([...at, 'as'], `declaration.update.paths[${i}].as`, `${p.as} has no psk: over coaps the installer is a DTLS PSK identity (principals.${p.as}.psk)`);
+        }
+        if (p.plain !== undefined) {
+          const q = interfaces.find((x) => x.id === p.plain);
+          if (!q || q.protocol !== 'coap') throw invalid([...at, 'plain'], `declaration.update.paths[${i}].plain`, `expected the id of a plain coap interface (got "${p.plain}")`);
+        }
       } else {
         const m = interfaces.find((x) => x.id === p.via);
         if (!m || (m.protocol !== 'mqtt' && m.protocol !== 'mqtts')) throw invalid([...at, 'via'], `declaration.update.paths[${i}].via`, `expected the id of an mqtt interface (got "${p.via}")`);
@@ -413,6 +467,10 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       maxImageBytes: u.maxImageBytes,
       paths: u.paths.map((p) => {
         if (p.kind === 'http-upload') return p;
+        if (p.kind === 'coap-block') {
+          const { contentFormat, as, plain, ...rest } = p;
+          return { ...rest, ...(contentFormat !== undefined ? { contentFormat } : {}), ...(as !== undefined ? { as } : {}), ...(plain !== undefined ? { plain } : {}) };
+        }
         const file = (f: string, key: 'cert' | 'key') => {
           const abs = resolvePath(base, f);
           if (!existsSync(abs)) throw invalid(['declaration', 'update', 'paths'], `declaration.update.paths.${p.id}.serve.ca.${key}`, `no such file: ${abs}`);

@@ -6,8 +6,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { HttpInterface, MqttInterface, PullPath, Target, UpdatePath } from '../model/index.js';
+import type { CoapBlockPath, CoapInterface, HttpInterface, MqttInterface, PullPath, Target, UpdatePath } from '../model/index.js';
+import { openUdpChannel, type ChannelOpen } from '../protocols/common/channel.js';
 import type { Io } from '../protocols/common/io.js';
+import { blockUpload, blockUploadText } from '../protocols/coap/blockwise.js';
+import { isSuccess } from '../protocols/coap/exchange.js';
+import { openDtlsChannel } from '../protocols/dtls/client.js';
 import { httpExchange, type HttpOutcome } from '../protocols/http/exchange.js';
 import { startImageServer, type ImageServer, type TlsOutcome } from '../protocols/http/image-server.js';
 import { httpLogin, jsonPath } from '../protocols/http/login.js';
@@ -97,7 +101,20 @@ export interface PullOutcome {
   readonly detail: string;
 }
 
-export type DeliverOutcome = HttpOutcome | PullOutcome | { readonly kind: 'no-session'; readonly detail: string };
+/** How a CoAP block-wise push went. */
+export interface CoapBlockOutcome {
+  readonly kind: 'coap-block';
+  /** The device said no: an error code to a block, or it refused the DTLS session of an outsider. */
+  readonly refused: boolean;
+  /** The code of the last response, when there was one. */
+  readonly code?: string;
+  readonly sent: number;
+  readonly of: number;
+  /** One line for the report. */
+  readonly detail: string;
+}
+
+export type DeliverOutcome = HttpOutcome | PullOutcome | CoapBlockOutcome | { readonly kind: 'no-session'; readonly detail: string };
 
 /** The certificate the update server of a pull path presents. */
 export type ServeCert = 'trusted' | 'self-signed' | 'wrong-host' | 'expired';
@@ -105,7 +122,7 @@ export type ServeCert = 'trusted' | 'self-signed' | 'wrong-host' | 'expired';
 export interface DeliverOptions {
   /** Pull: the certificate (default 'trusted' = a leaf from serve.ca for serve.host). */
   readonly cert?: ServeCert;
-  /** Pull: the update server sends only this many body bytes, then cuts the connection. */
+  /** Pull: the update server sends only this many body bytes, then cuts the connection; CoAP block-wise: the client stops after the block that reaches this many bytes. */
   readonly cutAfter?: number;
 }
 
@@ -117,6 +134,7 @@ export interface DeliverOptions {
  */
 export async function deliver(target: Target, path: UpdatePath, image: Buffer, io: Io, principal: string | null | undefined = path.as, opts: DeliverOptions = {}): Promise<DeliverOutcome> {
   if (path.kind === 'pull') return pull(target, path, image, io, principal, opts);
+  if (path.kind === 'coap-block') return coapBlock(target, path, image, io, principal, opts);
   const s = await sessionFor(target, path.via, principal, io);
   if ('error' in s) return { kind: 'no-session', detail: s.error };
   return httpExchange(httpIface(target, path.via), { method: path.method, path: path.path, headers: { ...s.headers, 'content-type': path.contentType }, body: image }, io);
@@ -224,12 +242,70 @@ async function pull(target: Target, path: PullPath, image: Buffer, io: Io, princ
   }
 }
 
+/**
+ * A CoAP block-wise push. Over coaps the principal's PSK opens the DTLS
+ * session; without a principal, the plain CoAP interface the path names
+ * (`plain`) is used when there is one, else an identity the device cannot
+ * know. A plain coap interface has no principals: everyone sends the same.
+ */
+async function coapBlock(target: Target, path: CoapBlockPath, image: Buffer, io: Io, principal: string | null | undefined, opts: DeliverOptions): Promise<DeliverOutcome> {
+  const iface = target.interfaces.find((i) => i.id === path.via) as CoapInterface;
+  const who = principal === null || principal === undefined ? 'anonymous' : principal;
+  let opened: ChannelOpen;
+  let over: string;
+  if (iface.protocol === 'coap') {
+    opened = await openUdpChannel(iface, io);
+    over = `plain CoAP on ${iface.id}`;
+  } else if (principal === null || principal === undefined) {
+    const plain = path.plain === undefined ? undefined : (target.interfaces.find((i) => i.id === path.plain) as CoapInterface | undefined);
+    if (plain) {
+      opened = await openUdpChannel(plain, io);
+      over = `plain CoAP on ${plain.id} (no DTLS)`;
+    } else {
+      const identity = `gauntlet-${randomBytes(4).toString('hex')}`;
+      opened = await openDtlsChannel(iface, { identity, key: randomBytes(16) }, io);
+      over = `DTLS on ${iface.id} as the unknown identity ${identity}`;
+    }
+  } else {
+    const p = target.principals.find((x) => x.name === principal);
+    if (!p) return { kind: 'no-session', detail: `no principal named "${principal}"` };
+    if (!p.psk) return { kind: 'no-session', detail: `${principal} has no PSK for ${iface.id}` };
+    opened = await openDtlsChannel(iface, { identity: p.psk.identity, key: Buffer.from(p.psk.keyHex, 'hex') }, io);
+    over = `DTLS on ${iface.id} as ${p.psk.identity}`;
+  }
+  if (opened.kind !== 'open') {
+    // The installer's own session failing leaves nothing to judge; anyone else's is a refusal.
+    if (principal === path.as) return { kind: 'no-session', detail: `${who}: ${opened.detail}` };
+    return { kind: 'coap-block', refused: true, sent: 0, of: image.length, detail: `${over}: no session (${opened.detail})` };
+  }
+  try {
+    const o = await blockUpload(
+      opened.channel,
+      {
+        method: path.method,
+        path: path.path,
+        payload: image,
+        blockSize: path.blockSize,
+        ...(path.contentFormat !== undefined ? { contentFormat: path.contentFormat } : {}),
+        ...(opts.cutAfter !== undefined ? { stopAfterBytes: opts.cutAfter } : {}),
+      },
+      io,
+    );
+    const text = `${path.method} ${path.path} over ${over}: ${blockUploadText(o)}`;
+    if (o.kind === 'response') return { kind: 'coap-block', refused: !isSuccess(o.code), code: o.code, sent: o.sent, of: o.of, detail: text };
+    return { kind: 'coap-block', refused: false, sent: o.sent, of: o.of, detail: text };
+  } finally {
+    await opened.channel.close();
+  }
+}
+
 /** One line for a delivery outcome, as the positive control and the checks print it. */
 export function deliveryText(o: DeliverOutcome): string {
   switch (o.kind) {
     case 'response':
       return `answered ${o.status}`;
     case 'pulled':
+    case 'coap-block':
       return o.detail;
     case 'no-session':
       return `no session: ${o.detail}`;

@@ -56,6 +56,8 @@ export interface Principal {
   readonly user: string;
   readonly pass: string;
   readonly role: string;
+  /** The principal's DTLS pre-shared key (coaps): its identity and the key bytes, hex. */
+  readonly psk?: { readonly identity: string; readonly keyHex: string };
 }
 
 export interface DeviceIdentity {
@@ -190,8 +192,30 @@ export interface PullPath {
   readonly as?: string;
 }
 
-/** One way an image reaches the device: pushed over HTTP, or pulled by the device from Gauntlet. */
-export type UpdatePath = HttpUploadPath | PullPath;
+/**
+ * CoAP block-wise push (RFC 7959 Block1): the image goes to a resource in
+ * blocks of `blockSize` bytes over one CoAP or CoAP-over-DTLS session. Over
+ * coaps the principal (`as`) is a DTLS PSK identity; "without a session" is the
+ * same upload over the plain CoAP interface on the same host when one is
+ * declared (`plain`), else a DTLS handshake with an identity the device cannot know.
+ */
+export interface CoapBlockPath {
+  readonly id: string;
+  readonly kind: 'coap-block';
+  /** Interface id (coap/coaps). */
+  readonly via: string;
+  readonly method: 'PUT' | 'POST';
+  readonly path: string;
+  /** Block size in bytes: 16, 32, ... 1024 [RFC7959 2.2]. */
+  readonly blockSize: number;
+  readonly contentFormat?: number;
+  readonly as?: string;
+  /** The plain CoAP interface an unauthenticated client would use (coaps paths). */
+  readonly plain?: string;
+}
+
+/** One way an image reaches the device: pushed over HTTP or CoAP, or pulled by the device from Gauntlet. */
+export type UpdatePath = HttpUploadPath | PullPath | CoapBlockPath;
 
 export interface HttpUploadPath {
   readonly id: string;

@@ -7,6 +7,7 @@ import type { Interface } from '../model/index.js';
 import type { Io } from '../protocols/common/io.js';
 import { connectFor, mqttConnectAttempt } from '../protocols/mqtt/connect-attempt.js';
 import { coapExchange } from '../protocols/coap/exchange.js';
+import { probeUdp } from '../protocols/common/port-probe.js';
 import { httpExchange } from '../protocols/http/exchange.js';
 
 export interface Liveness {
@@ -23,8 +24,13 @@ export async function probe(iface: Interface, io: Io): Promise<Liveness> {
       if (o.kind === 'closed') return { alive: true, detail: 'TCP accepted, closed without CONNACK' };
       return { alive: false, detail: o.kind === 'unreachable' ? `connect failed: ${o.error}` : `no CONNACK (${o.kind})` };
     }
-    case 'coap':
     case 'coaps': {
+      // A cookieless ClientHello: a DTLS server answers with a HelloVerifyRequest (or an alert) and keeps no state.
+      const o = await probeUdp(iface, io, 'dtls-client-hello');
+      if (o.state === 'open' && o.reply) return { alive: true, detail: `answered a DTLS ClientHello (${o.reply.length} bytes)` };
+      return { alive: false, detail: o.state === 'closed' ? `unreachable: ${o.error ?? 'port closed'}` : 'no answer to a DTLS ClientHello' };
+    }
+    case 'coap': {
       const o = await coapExchange(iface, undefined, io);
       if (o.kind === 'reset') return { alive: true, detail: 'RST to CoAP ping' };
       if (o.kind === 'response') return { alive: true, detail: `answered the CoAP ping with ${o.code} (RFC 7252 4.3 expects RST)` };

@@ -349,3 +349,71 @@ describe('isLoopback', () => {
     expect(isLoopback(host)).toBe(want);
   });
 });
+
+describe('PSK principals and the CoAP block-wise update path', () => {
+  const image = () => {
+    const f = join(dir, 'fw.bin');
+    writeFileSync(f, Buffer.alloc(64));
+    return f;
+  };
+  const obj = (path: Record<string, unknown>, principals: TargetFileInput['principals'] = {}): TargetFileInput => ({
+    format: 'gauntlet-target/1',
+    name: 'mem',
+    scope: { hosts: ['127.0.0.1'] },
+    interfaces: [
+      { id: 'web', protocol: 'http', url: 'http://127.0.0.1:8080' },
+      { id: 'plain', protocol: 'coap', url: 'coap://127.0.0.1' },
+      { id: 'secure', protocol: 'coaps', url: 'coaps://127.0.0.1' },
+    ],
+    principals: {
+      admin: { user: 'admin', pass: 'x', role: 'admin', psk: { identity: 'dev-admin', key: 'secretPSK' } },
+      sensor: { user: 's', pass: 'y', psk: { identity: 's-1', keyHex: '0A0B' } },
+      ...principals,
+    },
+    declaration: {
+      update: {
+        version: { via: 'web', path: '/status', json: '$.fw' },
+        images: { newer: { file: image(), version: '2' } },
+        paths: [path as never],
+      },
+    },
+  });
+
+  it('resolves a text key to hex bytes, a hex key as it is, and the path with its defaults', () => {
+    const t = targetFromObject(obj({ id: 'blk', kind: 'coap-block', via: 'secure', path: '/fw', as: 'admin', plain: 'plain' }), 'test-target', {});
+    expect(t.principals[0]!.psk).toEqual({ identity: 'dev-admin', keyHex: Buffer.from('secretPSK').toString('hex') });
+    expect(t.principals[1]!.psk).toEqual({ identity: 's-1', keyHex: '0a0b' });
+    expect(t.interfaces.find((i) => i.id === 'secure')!.port).toBe(5684);
+    expect(t.declaration.update!.paths[0]).toEqual({ id: 'blk', kind: 'coap-block', via: 'secure', method: 'PUT', path: '/fw', blockSize: 512, as: 'admin', plain: 'plain' });
+  });
+
+  it('refuses a block size that is not a power of two from 16 to 1024', () => {
+    const e = failure(() => targetFromObject(obj({ id: 'blk', kind: 'coap-block', via: 'secure', path: '/fw', blockSize: 2048 }), 'test-target', {}));
+    expect(e.code).toBe('CONFIG_INVALID');
+    expect(e.message).toContain('blockSize');
+    expect(e.message).toContain('16, 32, 64, 128, 256, 512 or 1024');
+  });
+
+  it('refuses a path over a non-CoAP interface, an installer without a PSK over coaps, and a plain interface that is not coap', () => {
+    expect(failure(() => targetFromObject(obj({ id: 'blk', kind: 'coap-block', via: 'web', path: '/fw' }), 'test-target', {})).message).toBe(
+      'test-target: declaration.update.paths[0].via: expected the id of a coap or coaps interface (got "web")',
+    );
+    const nokey = failure(() => targetFromObject(obj({ id: 'blk', kind: 'coap-block', via: 'secure', path: '/fw', as: 'op' }, { op: { user: 'o', pass: 'p' } }), 'test-target', {}));
+    expect(nokey.message).toBe('test-target: declaration.update.paths[0].as: op has no psk: over coaps the installer is a DTLS PSK identity (principals.op.psk)');
+    expect(failure(() => targetFromObject(obj({ id: 'blk', kind: 'coap-block', via: 'secure', path: '/fw', plain: 'secure' }), 'test-target', {})).message).toBe(
+      'test-target: declaration.update.paths[0].plain: expected the id of a plain coap interface (got "secure")',
+    );
+  });
+
+  it('wants exactly one of key and keyHex, and hex that is hex', () => {
+    const both = failure(() => targetFromObject(obj({ id: 'blk', kind: 'coap-block', via: 'plain', path: '/fw' }, { x: { user: 'a', pass: 'b', psk: { identity: 'i', key: 'k', keyHex: '00' } } }), 'test-target', {}));
+    expect(both.message).toContain('give exactly one of key (text) and keyHex');
+    const bad = failure(() => targetFromObject(obj({ id: 'blk', kind: 'coap-block', via: 'plain', path: '/fw' }, { x: { user: 'a', pass: 'b', psk: { identity: 'i', keyHex: 'xyz' } } }), 'test-target', {}));
+    expect(bad.message).toContain('expected hex bytes');
+  });
+
+  it('substitutes secrets in PSK fields', () => {
+    const t = targetFromObject(obj({ id: 'blk', kind: 'coap-block', via: 'plain', path: '/fw' }, { x: { user: 'a', pass: 'b', psk: { identity: 'id-${SN}', keyHex: '${K}' } } }), 'test-target', { SN: '7', K: 'FF' });
+    expect(t.principals.find((p) => p.name === 'x')!.psk).toEqual({ identity: 'id-7', keyHex: 'ff' });
+  });
+});

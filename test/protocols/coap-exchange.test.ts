@@ -276,7 +276,8 @@ describe('codes', () => {
   it('names known codes and tells success', () => {
     expect(codeName('2.05')).toBe('2.05 Content');
     expect(codeName('4.04')).toBe('4.04 Not Found');
-    expect(codeName('2.31')).toBe('2.31');
+    expect(codeName('2.31')).toBe('2.31 Continue');
+    expect(codeName('2.99')).toBe('2.99');
     expect(isSuccess('2.04')).toBe(true);
     expect(isSuccess('4.01')).toBe(false);
   });

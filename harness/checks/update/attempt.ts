@@ -15,7 +15,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import type { CheckContext, CheckOutcome, Evidence, FindingDraft, Interface, Severity, Target, TranscriptEntry, UpdateDeclaration, UpdatePath } from '../../model/index.js';
-import { readVersion, resetFirmware, settleVersion, type PullOutcome, type VersionRead } from '../../core/update-control.js';
+import { readVersion, resetFirmware, settleVersion, type CoapBlockOutcome, type PullOutcome, type VersionRead } from '../../core/update-control.js';
 import type { Io } from '../../protocols/common/io.js';
 import type { HttpOutcome } from '../../protocols/http/exchange.js';
 import type { CutUploadOutcome } from '../../protocols/http/cut-upload.js';
@@ -42,7 +42,8 @@ export function updateApplies(target: Target, iface: Interface, need?: (u: Updat
   return need?.(u);
 }
 
-export const pathLabel = (p: UpdatePath) => (p.kind === 'pull' ? `${p.id} (pull, triggered on ${p.trigger.topic})` : `${p.id} (${p.method} ${p.path})`);
+export const pathLabel = (p: UpdatePath) =>
+  p.kind === 'pull' ? `${p.id} (pull, triggered on ${p.trigger.topic})` : p.kind === 'coap-block' ? `${p.id} (block-wise ${p.method} ${p.path})` : `${p.id} (${p.method} ${p.path})`;
 export const principalLabel = (principal: string | null | undefined) => (principal === null || principal === undefined ? 'without a session' : `as ${principal}`);
 
 export interface UpdateSetup {
@@ -104,7 +105,7 @@ export function loadImage(file: string, layout: UpdateDeclaration['layout'], wha
   return { image };
 }
 
-export type Delivery = HttpOutcome | CutUploadOutcome | PullOutcome | { readonly kind: 'no-session'; readonly detail: string };
+export type Delivery = HttpOutcome | CutUploadOutcome | PullOutcome | CoapBlockOutcome | { readonly kind: 'no-session'; readonly detail: string };
 
 export type AttemptVerdict = 'refused' | 'installed' | 'dead' | 'no-session';
 
@@ -128,6 +129,9 @@ function describeDelivery(o: Delivery): { text: string; status?: number; refused
     case 'pulled':
       // Not fetched: the device holds no image to install (the server is closed), as final as an error status.
       return { text: o.detail, refused: !o.fetched };
+    case 'coap-block':
+      // An error code or a refused session is as final as an HTTP error status.
+      return { text: o.detail, refused: o.refused };
     case 'response':
       return { text: `answered ${o.status}`, status: o.status };
     case 'timeout':

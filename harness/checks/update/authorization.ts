@@ -21,7 +21,7 @@ export const updateAuthorization: Check = {
   title: 'Only the declared installer can push an image',
   catalog: ['C10'],
   requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts'],
+  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
   phase: 'update',
   severity: 'critical',
   remedy: 'Require an authenticated session with the installer role on every update route, checked before the body is accepted.',

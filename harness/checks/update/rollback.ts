@@ -11,7 +11,7 @@ export const updateRollback: Check = {
   title: 'An older validly signed image is refused (no rollback)',
   catalog: ['C10'],
   requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts'],
+  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
   phase: 'update',
   severity: 'high',
   remedy: 'Refuse images whose version is below the running one (anti-rollback counter), unless an authorised rollback is explicitly requested.',

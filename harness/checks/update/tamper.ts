@@ -93,7 +93,7 @@ export const updateTamper: Check = {
   title: 'A tampered image is refused, wherever the change is (property)',
   catalog: ['C10'],
   requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts'],
+  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
   phase: 'update',
   severity: 'critical',
   remedy: 'Verify a signature over the whole image (manifest and payload) and the payload digest against the signed manifest, before installing anything.',

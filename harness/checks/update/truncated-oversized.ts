@@ -35,7 +35,7 @@ export const updateTruncatedOversized: Check = {
   title: 'Truncated and oversized images are refused and the device keeps running',
   catalog: ['C10'],
   requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts'],
+  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
   phase: 'update',
   severity: 'high',
   remedy: 'Check the received length against the manifest and a size limit before writing; verify the whole image before switching to it.',

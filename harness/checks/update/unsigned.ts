@@ -14,7 +14,7 @@ export const updateUnsigned: Check = {
   title: 'An image without a valid signature (zeroed or cut off) is refused',
   catalog: ['C10'],
   requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts'],
+  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
   phase: 'update',
   severity: 'critical',
   remedy: 'Verify the image signature against the vendor key before installing; treat a missing or all-zero signature as invalid.',

@@ -14,7 +14,7 @@ export const updateWrongSigner: Check = {
   title: 'An image signed by another key is refused',
   catalog: ['C10'],
   requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts'],
+  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
   phase: 'update',
   severity: 'critical',
   remedy: 'Verify the signature against the vendor key pinned in the device (not a key the image carries), over the whole image.',

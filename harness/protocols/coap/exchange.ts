@@ -5,10 +5,10 @@
 // a piggybacked response comes in the ACK, a separate one as a new CON that
 // we acknowledge [RFC7252 5.2.2]; an empty CON is a "CoAP ping" answered by RST [RFC7252 4.3].
 
-import { createSocket } from 'node:dgram';
 import { randomBytes, randomInt } from 'node:crypto';
 import { generate, parse, type ParsedPacket, type CoapMethod } from 'coap-packet';
 import type { Endpoint } from '../../model/index.js';
+import { openUdpChannel, type DatagramChannel } from '../common/channel.js';
 import { hexOf, printable, type Io } from '../common/io.js';
 
 export interface CoapRequest {
@@ -18,6 +18,21 @@ export interface CoapRequest {
   readonly confirmable?: boolean;
   /** Content-Format option value (e.g. 50 = application/json). */
   readonly contentFormat?: number;
+  /** Uri-Query options, each `name=value` as sent. */
+  readonly query?: readonly string[];
+  /** Block1 option [RFC7959 2.2]: this request carries block `num` of size 2^(szx+4). */
+  readonly block1?: BlockOption;
+  /** Size1 option [RFC7959 4]: the whole body's size, sent with block 0. */
+  readonly size1?: number;
+  /** The token to use (a block-wise transfer keeps one); default 4 random bytes. */
+  readonly token?: Buffer;
+}
+
+export interface BlockOption {
+  readonly num: number;
+  readonly more: boolean;
+  /** Size exponent: block size = 2^(szx+4), 0..6. */
+  readonly szx: number;
 }
 
 export type CoapOutcome =
@@ -31,9 +46,9 @@ export type CoapOutcome =
 export const isSuccess = (code: string) => code.startsWith('2.');
 
 const CODE_NAMES: Readonly<Record<string, string>> = {
-  '2.01': 'Created', '2.02': 'Deleted', '2.03': 'Valid', '2.04': 'Changed', '2.05': 'Content',
+  '2.01': 'Created', '2.02': 'Deleted', '2.03': 'Valid', '2.04': 'Changed', '2.05': 'Content', '2.31': 'Continue',
   '4.00': 'Bad Request', '4.01': 'Unauthorized', '4.02': 'Bad Option', '4.03': 'Forbidden', '4.04': 'Not Found',
-  '4.05': 'Method Not Allowed', '4.06': 'Not Acceptable', '4.13': 'Request Entity Too Large', '4.15': 'Unsupported Content-Format',
+  '4.05': 'Method Not Allowed', '4.06': 'Not Acceptable', '4.08': 'Request Entity Incomplete', '4.13': 'Request Entity Too Large', '4.15': 'Unsupported Content-Format',
   '5.00': 'Internal Server Error', '5.01': 'Not Implemented', '5.03': 'Service Unavailable',
 };
 export const codeName = (code: string) => `${code} ${CODE_NAMES[code] ?? ''}`.trim();
@@ -46,7 +61,9 @@ function decodeSegment(s: string): string {
   }
 }
 
-function uriPathOptions(path: string) {
+type OutOption = { name: 'Uri-Path' | 'Uri-Query' | 'Content-Format' | 'Block1' | 'Size1'; value: Buffer };
+
+function uriPathOptions(path: string): OutOption[] {
   return path
     .split('/')
     .filter((s) => s.length > 0)
@@ -60,25 +77,72 @@ export function encodeUintOption(n: number): Buffer {
   return Buffer.from(out);
 }
 
+/** A uint option's value. */
+export function decodeUintOption(b: Buffer): number {
+  let n = 0;
+  for (const byte of b) n = n * 256 + byte;
+  return n;
+}
+
+/** Block1/Block2 value: NUM << 4 | M << 3 | SZX [RFC7959 2.2]. */
+export function encodeBlockOption(b: BlockOption): Buffer {
+  return encodeUintOption(b.num * 16 + (b.more ? 8 : 0) + b.szx);
+}
+
+export function decodeBlockOption(v: Buffer): BlockOption | undefined {
+  if (v.length > 3) return undefined;
+  const n = decodeUintOption(v);
+  const szx = n & 7;
+  if (szx === 7) return undefined;
+  return { num: Math.floor(n / 16), more: (n & 8) !== 0, szx };
+}
+
+/** The first option of `name` in a parsed packet. */
+export function optionOf(p: ParsedPacket, name: string): Buffer | undefined {
+  return p.options.find((o) => o.name === name)?.value;
+}
+
 function describe(p: ParsedPacket): string {
   const type = p.reset ? 'RST' : p.ack ? 'ACK' : p.confirmable ? 'CON' : 'NON';
   const code = p.code === '0.00' ? 'empty' : codeName(p.code);
+  const b1 = optionOf(p, 'Block1');
+  const block = b1 ? describeBlock(decodeBlockOption(b1)) : '';
+  const size1 = optionOf(p, 'Size1');
   const body = p.payload.length ? ` payload "${printable(p.payload, 40)}"` : '';
-  return `${type} ${code} mid=${p.messageId} token=${p.token.toString('hex') || '-'}${body}`;
+  return `${type} ${code} mid=${p.messageId} token=${p.token.toString('hex') || '-'}${block}${size1 ? ` Size1=${decodeUintOption(size1)}` : ''}${body}`;
+}
+
+function describeBlock(b: BlockOption | undefined): string {
+  return b ? ` Block1=${b.num}/${b.more ? 1 : 0}/${2 ** (b.szx + 4)}` : ' Block1=invalid';
 }
 
 /**
  * Sends one request (or, with `request` undefined, a CoAP ping) and waits for
  * the answer, retransmitting a CON up to 2 times within io.timeoutMs.
+ * Opens a UDP socket for the one exchange.
  */
 export async function coapExchange(ep: Endpoint, request: CoapRequest | undefined, io: Io): Promise<CoapOutcome> {
   io.scope.assert(ep.host, `coap ${io.peer}`);
   if (io.signal?.aborted) return { kind: 'timeout' };
-  const options: { name: 'Uri-Path' | 'Content-Format'; value: Buffer }[] = request ? uriPathOptions(request.path) : [];
+  const opened = await openUdpChannel(ep, io);
+  if (opened.kind !== 'open') return { kind: 'unreachable', error: opened.detail };
+  try {
+    return await coapExchangeOn(opened.channel, request, io);
+  } finally {
+    await opened.channel.close();
+  }
+}
+
+/** One exchange over an open channel (UDP or a DTLS session), as coapExchange. */
+export async function coapExchangeOn(channel: DatagramChannel, request: CoapRequest | undefined, io: Io): Promise<CoapOutcome> {
+  if (io.signal?.aborted) return { kind: 'timeout' };
+  const options: OutOption[] = request ? uriPathOptions(request.path) : [];
   if (request?.contentFormat !== undefined) options.push({ name: 'Content-Format', value: encodeUintOption(request.contentFormat) });
-  const socket = createSocket(ep.host.includes(':') ? 'udp6' : 'udp4');
+  for (const q of request?.query ?? []) options.push({ name: 'Uri-Query', value: Buffer.from(q) });
+  if (request?.block1) options.push({ name: 'Block1', value: encodeBlockOption(request.block1) });
+  if (request?.size1 !== undefined) options.push({ name: 'Size1', value: encodeUintOption(request.size1) });
   const messageId = randomInt(0, 0x10000);
-  const token = request ? randomBytes(4) : Buffer.alloc(0);
+  const token = request ? (request.token ?? randomBytes(4)) : Buffer.alloc(0);
   const confirmable = request ? (request.confirmable ?? true) : true;
   const datagram = generate({
     messageId,
@@ -88,19 +152,24 @@ export async function coapExchange(ep: Endpoint, request: CoapRequest | undefine
     options,
     payload: request?.payload ?? Buffer.alloc(0),
   });
-  const what = request ? `${confirmable ? 'CON' : 'NON'} ${request.method} ${request.path} mid=${messageId} token=${token.toString('hex')}` : `CON empty (ping) mid=${messageId}`;
+  const over = channel.kind === 'dtls' ? ` over ${channel.label}` : '';
+  const block = request?.block1 ? describeBlock(request.block1) : '';
+  const what = request
+    ? `${confirmable ? 'CON' : 'NON'} ${request.method} ${request.path} mid=${messageId} token=${token.toString('hex')}${block}${request.size1 !== undefined ? ` Size1=${request.size1}` : ''}${over}`
+    : `CON empty (ping) mid=${messageId}${over}`;
 
   return new Promise<CoapOutcome>((resolve) => {
     let settled = false;
     const timers: NodeJS.Timeout[] = [];
     const retransmits: NodeJS.Timeout[] = [];
+    const unsubscribe: (() => void)[] = [];
     const finish = (o: CoapOutcome) => {
       if (settled) return;
       settled = true;
       timers.forEach(clearTimeout);
       retransmits.forEach(clearTimeout);
+      unsubscribe.forEach((u) => u());
       io.signal?.removeEventListener('abort', onAbort);
-      socket.close();
       resolve(o);
     };
     const onAbort = () => finish({ kind: 'timeout' });
@@ -108,55 +177,56 @@ export async function coapExchange(ep: Endpoint, request: CoapRequest | undefine
 
     const send = (n: number) => {
       io.transcript.record({ dir: 'sent', peer: io.peer, decoded: n === 0 ? what : `${what} (retransmission ${n})`, ...hexOf(datagram) });
-      socket.send(datagram, ep.port, ep.host);
+      channel.send(datagram);
     };
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      io.transcript.record({ dir: 'note', peer: io.peer, decoded: `socket error ${err.code ?? err.message}` });
-      finish({ kind: 'unreachable', error: err.code ?? err.message });
-    });
-    socket.on('message', (msg: Buffer) => {
-      let p: ParsedPacket;
-      try {
-        p = parse(msg);
-      } catch (e) {
-        io.transcript.record({ dir: 'received', peer: io.peer, decoded: `unparseable datagram: ${(e as Error).message}`, ...hexOf(msg) });
-        finish({ kind: 'malformed', detail: (e as Error).message });
-        return;
-      }
-      io.transcript.record({ dir: 'received', peer: io.peer, decoded: describe(p), ...hexOf(msg) });
-      if (p.reset && p.messageId === messageId) return finish({ kind: 'reset' });
-      if (!request) {
-        // A ping should be answered by RST [RFC7252 4.3]; some stacks send an ACK
-        // with an error code instead. Either proves the peer is alive.
-        if (p.messageId === messageId) finish({ kind: 'response', code: p.code, payload: p.payload, packet: p });
-        return;
-      }
-      if (p.ack && p.messageId === messageId && p.code === '0.00') {
-        // Empty ACK: the request arrived, a separate response follows; stop retransmitting.
-        retransmits.forEach(clearTimeout);
-        return;
-      }
-      if (!p.token.equals(token)) return; // not ours
-      if (p.confirmable) {
-        // Acknowledge a separate response [RFC7252 5.2.2].
-        const ack = generate({ messageId: p.messageId, ack: true, code: '0.00', token: Buffer.alloc(0) });
-        socket.send(ack, ep.port, ep.host);
-      }
-      finish({ kind: 'response', code: p.code, payload: p.payload, packet: p });
-    });
-    socket.connect(ep.port, ep.host, () => {
-      send(0);
-      if (confirmable) {
-        const step = Math.max(50, Math.floor(io.timeoutMs / 4));
-        retransmits.push(setTimeout(() => send(1), step), setTimeout(() => send(2), step * 3));
-      }
-      timers.push(
-        setTimeout(() => {
-          io.transcript.record({ dir: 'note', peer: io.peer, decoded: `no answer within ${io.timeoutMs}ms` });
-          finish({ kind: 'timeout' });
-        }, io.timeoutMs),
-      );
-    });
+    unsubscribe.push(
+      channel.onFailure((why) => {
+        io.transcript.record({ dir: 'note', peer: io.peer, decoded: `${channel.kind === 'dtls' ? 'DTLS session' : 'socket'} error ${why}` });
+        finish({ kind: 'unreachable', error: why });
+      }),
+    );
+    unsubscribe.push(
+      channel.onMessage((msg: Buffer) => {
+        let p: ParsedPacket;
+        try {
+          p = parse(msg);
+        } catch (e) {
+          io.transcript.record({ dir: 'received', peer: io.peer, decoded: `unparseable datagram: ${(e as Error).message}`, ...hexOf(msg) });
+          finish({ kind: 'malformed', detail: (e as Error).message });
+          return;
+        }
+        io.transcript.record({ dir: 'received', peer: io.peer, decoded: describe(p), ...hexOf(msg) });
+        if (p.reset && p.messageId === messageId) return finish({ kind: 'reset' });
+        if (!request) {
+          // A ping should be answered by RST [RFC7252 4.3]; some stacks send an ACK
+          // with an error code instead. Either proves the peer is alive.
+          if (p.messageId === messageId) finish({ kind: 'response', code: p.code, payload: p.payload, packet: p });
+          return;
+        }
+        if (p.ack && p.messageId === messageId && p.code === '0.00') {
+          // Empty ACK: the request arrived, a separate response follows; stop retransmitting.
+          retransmits.forEach(clearTimeout);
+          return;
+        }
+        if (!p.token.equals(token)) return; // not ours
+        if (p.confirmable) {
+          // Acknowledge a separate response [RFC7252 5.2.2].
+          channel.send(generate({ messageId: p.messageId, ack: true, code: '0.00', token: Buffer.alloc(0) }));
+        }
+        finish({ kind: 'response', code: p.code, payload: p.payload, packet: p });
+      }),
+    );
+    send(0);
+    if (confirmable) {
+      const step = Math.max(50, Math.floor(io.timeoutMs / 4));
+      retransmits.push(setTimeout(() => send(1), step), setTimeout(() => send(2), step * 3));
+    }
+    timers.push(
+      setTimeout(() => {
+        io.transcript.record({ dir: 'note', peer: io.peer, decoded: `no answer within ${io.timeoutMs}ms` });
+        finish({ kind: 'timeout' });
+      }, io.timeoutMs),
+    );
   });
 }
 
