@@ -50,6 +50,7 @@ export function plan(target: Target, profile: Profile, checks: readonly Check[],
       }
       for (const iface of target.interfaces) {
         if (!check.protocols.includes(iface.protocol)) continue;
+        if (check.relevant && !check.relevant(target, iface)) continue;
         const id = `${check.id}@${iface.id}`;
         all.push({
           id,

@@ -116,6 +116,12 @@ export interface LoginPacer {
 }
 
 export interface Check extends CheckDescriptor {
+  /**
+   * Whether the interface has anything for this check at all; false plans no
+   * instance there (e.g. update checks on an interface that carries no
+   * declared update path). Default: every interface of the check's protocols.
+   */
+  relevant?(target: Target, iface: Interface): boolean;
   /** Why the check does not apply to this interface, or undefined when it does. */
   applies(target: Target, iface: Interface): string | undefined;
   run(ctx: CheckContext): Promise<CheckOutcome>;

@@ -10,11 +10,13 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { createServer, type IncomingMessage, type OutgoingMessage } from 'coap';
 import type { DeviceState } from './device-state.js';
+import type { Firmware } from './firmware.js';
 import type { Flaw } from './flaws.js';
 import { FIRMWARE_VERSION } from './http-api.js';
 import type { Sessions } from './sessions.js';
 
-export const COAP_RESOURCES = ['/sensors/temperature', '/sensors/humidity', '/config'] as const;
+/** Every resource the unit serves (/fw answers 4.01 over plain CoAP: firmware comes over coaps). */
+export const COAP_RESOURCES = ['/sensors/temperature', '/sensors/humidity', '/config', '/fw'] as const;
 
 export interface CoapServerOptions {
   readonly host: string;
@@ -26,6 +28,8 @@ export interface CoapServerOptions {
   readonly sessions?: Sessions;
   /** The firmware version the verbose-errors diagnostic names (default the baseline FIRMWARE_VERSION). */
   readonly firmwareVersion?: () => string;
+  /** The firmware slot: plain CoAP PUT /fw installs only with the update-no-auth flaw (coaps is the way in). */
+  readonly firmware?: Pick<Firmware, 'install'>;
 }
 
 export interface RunningCoap {
@@ -39,6 +43,7 @@ export function linkFormat(): string {
     '</sensors/temperature>;rt="temperature";if="sensor";ct=0',
     '</sensors/humidity>;rt="humidity";if="sensor";ct=0',
     '</config>;rt="config";ct=50',
+    '</fw>;rt="firmware";ct=42',
   ].join(',');
 }
 
@@ -69,7 +74,7 @@ function fail(res: OutgoingMessage, o: Pick<CoapServerOptions, 'flaws' | 'firmwa
   reply(res, code, message, message !== undefined ? 'text/plain' : undefined);
 }
 
-type HandleOptions = Pick<CoapServerOptions, 'flaws' | 'state' | 'log' | 'sessions' | 'firmwareVersion'>;
+type HandleOptions = Pick<CoapServerOptions, 'flaws' | 'state' | 'log' | 'sessions' | 'firmwareVersion' | 'firmware'>;
 
 export function handleCoap(req: IncomingMessage, res: OutgoingMessage, opts: HandleOptions): void {
   const path = req.url.split('?')[0] ?? '';
@@ -106,6 +111,17 @@ export function handleCoap(req: IncomingMessage, res: OutgoingMessage, opts: Han
       if (!result.ok) return fail(res, opts, '4.00', path, result.error);
       opts.log(`coap: config changed anonymously from ${req.rsinfo.address}`);
       return reply(res, '2.04');
+    }
+    case '/fw': {
+      // Firmware goes over coaps, from the admin identity; plain CoAP proves nobody.
+      // (The coap package has already reassembled a block-wise PUT at this point.)
+      if (method !== 'PUT') return fail(res, opts, '4.05', path);
+      if (!flaws.has('update-no-auth') || !opts.firmware) {
+        opts.log(`coap: PUT /fw refused from ${req.rsinfo.address} (needs the admin DTLS identity)`);
+        return fail(res, opts, '4.01', path, 'authentication required');
+      }
+      const r = opts.firmware.install(req.payload, `plain coap ${req.rsinfo.address}:${req.rsinfo.port}`);
+      return r.ok ? reply(res, '2.04') : fail(res, opts, '4.00', path, `image refused: ${r.reason}`);
     }
     case '/debug':
       // The coap-hidden-resource flaw: served, but neither listed nor declared.

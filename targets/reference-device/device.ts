@@ -7,6 +7,7 @@ import { GauntletError } from '../../harness/core/errors.js';
 import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { Accounts } from './accounts.js';
 import { startCoapServer } from './coap-server.js';
+import { ADMIN_PSK_IDENTITY, SENSOR_PSK_IDENTITY, startCoapsServer, type PskAccount } from './coaps-server.js';
 import { startDebugShell } from './debug-shell.js';
 import { freeTcpPort } from './sockets.js';
 import { DeviceState } from './device-state.js';
@@ -24,6 +25,7 @@ export interface RunningDevice {
   readonly endpoints: {
     readonly mqtt: { readonly host: string; readonly port: number };
     readonly coap: { readonly host: string; readonly port: number };
+    readonly coaps: { readonly host: string; readonly port: number };
     readonly http: { readonly host: string; readonly port: number };
   };
   readonly flaws: readonly Flaw[];
@@ -31,6 +33,8 @@ export interface RunningDevice {
     readonly admin: { readonly user: 'admin'; readonly pass: string };
     readonly sensor: { readonly user: 'sensor-1'; readonly pass: string };
     readonly shipped: { readonly user: 'admin'; readonly pass: string };
+    /** DTLS PSK identities of coaps (keys as hex). */
+    readonly psk: { readonly admin: { readonly identity: string; readonly keyHex: string }; readonly sensor: { readonly identity: string; readonly keyHex: string } };
   };
   readonly identity: { readonly vendor: string; readonly model: string; readonly serial: string; readonly mac: string };
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
@@ -115,7 +119,14 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
       },
     }),
   );
-  const coap = await start('CoAP', o.ports.coap, () => startCoapServer({ host: o.host, port: o.ports.coap, flaws, state, log, sessions, firmwareVersion: () => firmware.lastInstalled() }));
+  const coap = await start('CoAP', o.ports.coap, () =>
+    startCoapServer({ host: o.host, port: o.ports.coap, flaws, state, log, sessions, firmware, firmwareVersion: () => firmware.lastInstalled() }),
+  );
+  const identities = new Map<string, PskAccount>([
+    [ADMIN_PSK_IDENTITY, { key: Buffer.from(o.credentials.adminPskHex, 'hex'), role: 'admin' }],
+    [SENSOR_PSK_IDENTITY, { key: Buffer.from(o.credentials.sensorPskHex, 'hex'), role: 'device' }],
+  ]);
+  const coaps = await start('CoAP over DTLS', o.ports.coaps, () => startCoapsServer({ host: o.host, port: o.ports.coaps, flaws, state, firmware, identities, log }));
   const http = await start('HTTP', o.ports.http, () =>
     startHttpApi({ host: o.host, port: o.ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions, firmware }),
   );
@@ -128,15 +139,16 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   const debugPort = debug?.port ?? (o.ports.debug || (await freeTcpPort(o.host)));
   log(
     `started ${o.identity.model} ${o.identity.serial} (${o.factoryFresh ? 'factory-fresh' : 'provisioned'}) ` +
-      `mqtt ${mqtt.port} coap ${coap.port} http ${http.port}${debug ? ` debug ${debug.port}` : ''}; flaws: ${o.flaws.length ? o.flaws.join(', ') : 'none'}`,
+      `mqtt ${mqtt.port} coap ${coap.port} coaps ${coaps.port} http ${http.port}${debug ? ` debug ${debug.port}` : ''}; flaws: ${o.flaws.length ? o.flaws.join(', ') : 'none'}`,
   );
 
-  const ports = { mqtt: mqtt.port, coap: coap.port, http: http.port, debug: debugPort };
+  const ports = { mqtt: mqtt.port, coap: coap.port, coaps: coaps.port, http: http.port, debug: debugPort };
   let closing: Promise<void> | undefined;
   return {
     endpoints: {
       mqtt: { host: o.host, port: mqtt.port },
       coap: { host: o.host, port: coap.port },
+      coaps: { host: o.host, port: coaps.port },
       http: { host: o.host, port: http.port },
     },
     flaws: Object.freeze([...o.flaws]),
@@ -144,6 +156,10 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
       admin: { user: 'admin', pass: o.credentials.adminPass },
       sensor: { user: 'sensor-1', pass: o.credentials.sensorPass },
       shipped: { user: 'admin', pass: o.credentials.shippedPass },
+      psk: {
+        admin: { identity: ADMIN_PSK_IDENTITY, keyHex: o.credentials.adminPskHex },
+        sensor: { identity: SENSOR_PSK_IDENTITY, keyHex: o.credentials.sensorPskHex },
+      },
     },
     identity: { ...o.identity },
     lockout: { ...o.lockout },

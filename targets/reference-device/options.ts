@@ -13,14 +13,14 @@ export interface DeviceOptions {
    * Ports; 0 (the default) picks a free port. `debug` is the debug-port flaw's
    * shell, only opened with that flaw: default 2323 (the port scanners probe).
    */
-  ports?: { mqtt?: number; coap?: number; http?: number; debug?: number };
+  ports?: { mqtt?: number; coap?: number; coaps?: number; http?: number; debug?: number };
   flaws?: readonly Flaw[];
   /** Whether the admin account still has the shipped password; default true. */
   factoryFresh?: boolean;
   /** Default {attempts: 5, windowMs: 1000, durationMs: 1000}. */
   lockout?: { attempts: number; windowMs: number; durationMs: number };
-  /** Default: random per unit (16 base64url characters each). */
-  credentials?: { adminPass?: string; sensorPass?: string; shippedPass?: string };
+  /** Default: random per unit (passwords 16 base64url characters each; DTLS PSKs 16 random bytes, hex). */
+  credentials?: { adminPass?: string; sensorPass?: string; shippedPass?: string; adminPskHex?: string; sensorPskHex?: string };
   /** Default: vendor 'Gauntlet', model 'RD-1', serial 'RD1-' + 6 random digits, a random locally administered MAC. */
   identity?: { vendor?: string; model?: string; serial?: string; mac?: string };
   /** Event log of the device (logins, lockouts, password changes), one line per event. */
@@ -29,11 +29,17 @@ export interface DeviceOptions {
 
 export interface ResolvedOptions {
   readonly host: string;
-  readonly ports: { readonly mqtt: number; readonly coap: number; readonly http: number; readonly debug: number };
+  readonly ports: { readonly mqtt: number; readonly coap: number; readonly coaps: number; readonly http: number; readonly debug: number };
   readonly flaws: readonly Flaw[];
   readonly factoryFresh: boolean;
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
-  readonly credentials: { readonly adminPass: string; readonly sensorPass: string; readonly shippedPass: string };
+  readonly credentials: {
+    readonly adminPass: string;
+    readonly sensorPass: string;
+    readonly shippedPass: string;
+    readonly adminPskHex: string;
+    readonly sensorPskHex: string;
+  };
   readonly identity: { readonly vendor: string; readonly model: string; readonly serial: string; readonly mac: string };
   readonly log: (line: string) => void;
 }
@@ -58,6 +64,12 @@ export function randomMac(): string {
 
 export function randomSerial(): string {
   return `RD1-${String(randomInt(0, 1_000_000)).padStart(6, '0')}`;
+}
+
+function pskHex(name: string, value: string | undefined): string {
+  if (value === undefined) return randomBytes(16).toString('hex');
+  if (typeof value !== 'string' || !/^([0-9a-f]{2}){1,64}$/i.test(value)) throw usage(`credentials.${name}: expected 1 to 64 bytes as hex`);
+  return value.toLowerCase();
 }
 
 function port(name: string, value: number | undefined): number {
@@ -103,6 +115,7 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
     ports: {
       mqtt: port('mqtt', opts.ports?.mqtt),
       coap: port('coap', opts.ports?.coap),
+      coaps: port('coaps', opts.ports?.coaps),
       http: port('http', opts.ports?.http),
       debug: port('debug', opts.ports?.debug ?? 0),
     },
@@ -113,6 +126,8 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
       adminPass: password('adminPass', opts.credentials?.adminPass),
       sensorPass: password('sensorPass', opts.credentials?.sensorPass),
       shippedPass: password('shippedPass', opts.credentials?.shippedPass),
+      adminPskHex: pskHex('adminPskHex', opts.credentials?.adminPskHex),
+      sensorPskHex: pskHex('sensorPskHex', opts.credentials?.sensorPskHex),
     },
     identity: {
       vendor,

@@ -1,21 +1,22 @@
 // The target file (gauntlet-target/1) a running unit hands to the harness:
 // where its interfaces are, the principals the lab was given, and the
-// manufacturer's declaration (with the update mechanism: the HTTP upload and
-// the MQTT-triggered HTTPS pull, the paths of the unit's vendor images and of
+// manufacturer's declaration (with the update mechanism: the HTTP upload, the
+// block-wise PUT over coaps and the MQTT-triggered HTTPS pull, the paths of the unit's vendor images and of
 // its test update CA). The declaration always describes the HARDENED
 // device, whatever flaws are on: flaws are what the checks must find.
 
 import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { COAP_RESOURCES } from './coap-server.js';
+import { ADMIN_PSK_IDENTITY, FIRMWARE_RESOURCE, SENSOR_PSK_IDENTITY } from './coaps-server.js';
 import { MAX_IMAGE_BYTES, NEWER_VERSION, OLDER_VERSION } from './firmware.js';
 import { MANIFEST_BYTES, SIGNATURE_BYTES, FIELD } from './firmware-image.js';
 import { UPDATE_TOPIC } from './update-pull.js';
 
 export interface DescribedUnit {
   readonly host: string;
-  readonly ports: { readonly mqtt: number; readonly coap: number; readonly http: number; readonly debug: number };
+  readonly ports: { readonly mqtt: number; readonly coap: number; readonly coaps: number; readonly http: number; readonly debug: number };
   readonly identity: { readonly vendor: string; readonly model: string; readonly serial: string; readonly mac: string };
-  readonly credentials: { readonly adminPass: string; readonly sensorPass: string; readonly shippedPass: string };
+  readonly credentials: { readonly adminPass: string; readonly sensorPass: string; readonly shippedPass: string; readonly adminPskHex: string; readonly sensorPskHex: string };
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
   /** The first-use state the unit was started in. */
   readonly factoryFresh: boolean;
@@ -43,6 +44,7 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
     interfaces: [
       { id: 'mqtt', protocol: 'mqtt', role: 'server', url: `mqtt://${h}:${u.ports.mqtt}`, version: 4 },
       { id: 'coap', protocol: 'coap', role: 'server', url: `coap://${h}:${u.ports.coap}` },
+      { id: 'coaps', protocol: 'coaps', role: 'server', url: `coaps://${h}:${u.ports.coaps}` },
       {
         id: 'http',
         protocol: 'http',
@@ -61,8 +63,8 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
       },
     ],
     principals: {
-      admin: { user: 'admin', pass: u.credentials.adminPass, role: 'admin' },
-      sensor: { user: 'sensor-1', pass: u.credentials.sensorPass, role: 'device' },
+      admin: { user: 'admin', pass: u.credentials.adminPass, role: 'admin', psk: { identity: ADMIN_PSK_IDENTITY, keyHex: u.credentials.adminPskHex } },
+      sensor: { user: 'sensor-1', pass: u.credentials.sensorPass, role: 'device', psk: { identity: SENSOR_PSK_IDENTITY, keyHex: u.credentials.sensorPskHex } },
     },
     declaration: {
       lockout: { attempts: u.lockout.attempts, window: `${u.lockout.windowMs}ms`, duration: `${u.lockout.durationMs}ms` },
@@ -105,6 +107,7 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
       interfaces: [
         { port: u.ports.mqtt, transport: 'tcp', service: 'mqtt' },
         { port: u.ports.coap, transport: 'udp', service: 'coap' },
+        { port: u.ports.coaps, transport: 'udp', service: 'coaps' },
         { port: u.ports.http, transport: 'tcp', service: 'http' },
       ],
       disclosure: { mqttSys: false, banners: [] },
@@ -124,6 +127,7 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
         },
         paths: [
           { id: 'upload', kind: 'http-upload', via: 'http', method: 'POST', path: '/api/firmware', as: 'admin', contentType: 'application/octet-stream' },
+          { id: 'coap-block', kind: 'coap-block', via: 'coaps', method: 'PUT', path: FIRMWARE_RESOURCE, blockSize: 1024, contentFormat: 42, as: 'admin', plain: 'coap' },
           {
             id: 'pull',
             kind: 'pull',

@@ -82,6 +82,12 @@ describe('plan', () => {
     expect(p.filter((x) => x.checkId === 'auth.alpha').map((x) => x.interfaceId)).toEqual(['broker', 'web']);
   });
 
+  it('plans nothing on an interface the check calls irrelevant (relevant() false), unlike a skip', () => {
+    const picky: Check = { ...fake('net.picky', 'main', ['mqtt', 'coap', 'http']), relevant: (_t, iface) => iface.id !== 'sensors' };
+    const p = plan(target, profile('net.picky'), [picky], { runSeed: 1 });
+    expect(p.map((x) => x.id)).toEqual(['net.picky@broker', 'net.picky@web']);
+  });
+
   it('is pure: same inputs, same plan; another seed changes only the seeds', () => {
     const a = plan(target, profile('auth.*', 'net.gamma'), CHECKS, { runSeed: 5 });
     expect(plan(target, profile('auth.*', 'net.gamma'), CHECKS, { runSeed: 5 })).toEqual(a);

@@ -31,27 +31,32 @@ const EXPECTED: Readonly<Record<Flaw, readonly string[]>> = {
   'debug-port': ['access.exposed-surface@target'],
   'verbose-errors': ['access.unauthenticated-disclosure@target'],
   // Issue 4: secure update (the device is restored to its baseline before every update check).
-  // Image verification flaws show on both paths: pushed over HTTP (@http) and pulled (@mqtt).
-  'unsigned-accepted': ['update.unsigned@http', 'update.unsigned@mqtt'],
+  // Image verification flaws show on all three paths: pushed over HTTP (@http), pushed
+  // block-wise over coaps (@coaps) and pulled (@mqtt).
+  'unsigned-accepted': ['update.unsigned@coaps', 'update.unsigned@http', 'update.unsigned@mqtt'],
   // No signature check at all: tampered, unsigned and foreign-signed images all install.
   'digest-only': [
+    'update.tamper@coaps',
     'update.tamper@http',
     'update.tamper@mqtt',
+    'update.unsigned@coaps',
     'update.unsigned@http',
     'update.unsigned@mqtt',
+    'update.wrong-signer@coaps',
     'update.wrong-signer@http',
     'update.wrong-signer@mqtt',
   ],
-  'manifest-only-signature': ['update.tamper@http', 'update.tamper@mqtt'],
-  'rollback-allowed': ['update.rollback@http', 'update.rollback@mqtt'],
-  // The HTTP route's authorisation; pull triggers are governed by the MQTT ACL.
-  'update-no-auth': ['update.authorization@http'],
-  'brick-on-interrupt': ['update.interrupted@http', 'update.interrupted@mqtt'],
+  'manifest-only-signature': ['update.tamper@coaps', 'update.tamper@http', 'update.tamper@mqtt'],
+  'rollback-allowed': ['update.rollback@coaps', 'update.rollback@http', 'update.rollback@mqtt'],
+  // The HTTP route's and the coaps resource's authorisation (any identity, and plain CoAP);
+  // pull triggers are governed by the MQTT ACL.
+  'update-no-auth': ['update.authorization@coaps', 'update.authorization@http'],
+  'brick-on-interrupt': ['update.interrupted@coaps', 'update.interrupted@http', 'update.interrupted@mqtt'],
   'pull-any-certificate': ['update.channel@mqtt'],
 };
 
 /** Every check instance the default profile plans on the reference device. */
-const CHECK_INSTANCES = 30;
+const CHECK_INSTANCES = 37;
 
 // Short lockout timings keep the paced dictionary and the brute-force wait fast.
 const LOCKOUT = { attempts: 5, windowMs: 300, durationMs: 300 };

@@ -17,6 +17,8 @@ const ALL = new Map([
   ['coap-server-notls', '/usr/bin/coap-server-notls'],
   ['coap-server-openssl', '/usr/bin/coap-server-openssl'],
   ['coap-client-notls', '/usr/bin/coap-client-notls'],
+  ['coap-client-openssl', '/usr/bin/coap-client-openssl'],
+  ['openssl', '/usr/bin/openssl'],
 ]);
 
 function fakeWhich(present: Map<string, string>) {
@@ -48,6 +50,8 @@ describe('detectInteropTools', () => {
       coapServerNotls: '/usr/bin/coap-server-notls',
       coapServerOpenssl: '/usr/bin/coap-server-openssl',
       coapClientNotls: '/usr/bin/coap-client-notls',
+      coapClientOpenssl: '/usr/bin/coap-client-openssl',
+      openssl: '/usr/bin/openssl',
       missing: [],
     });
   });
@@ -59,8 +63,8 @@ describe('detectInteropTools', () => {
     expect(t.mosquittoPasswd).toBeNull();
   });
 
-  it('covers exactly the two packages', () => {
-    expect(DEBIAN_PACKAGES.map((p) => p.name)).toEqual(['mosquitto', 'libcoap3-bin']);
+  it('covers exactly the three packages', () => {
+    expect(DEBIAN_PACKAGES.map((p) => p.name)).toEqual(['mosquitto', 'libcoap3-bin', 'openssl']);
   });
 });
 

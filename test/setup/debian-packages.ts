@@ -14,6 +14,9 @@ export interface InteropTools {
   coapServerNotls: string | null;
   coapServerOpenssl: string | null;
   coapClientNotls: string | null;
+  coapClientOpenssl: string | null;
+  /** OpenSSL's command line tool: s_client / s_server for DTLS interop. */
+  openssl: string | null;
   /** Debian packages that are (still) missing, e.g. ['libcoap3-bin']. */
   missing: string[];
 }
@@ -30,8 +33,14 @@ export const DEBIAN_PACKAGES: readonly DebianPackage[] = [
   { name: 'mosquitto', binaries: { mosquitto: 'mosquitto', mosquittoPasswd: 'mosquitto_passwd' } },
   {
     name: 'libcoap3-bin',
-    binaries: { coapServerNotls: 'coap-server-notls', coapServerOpenssl: 'coap-server-openssl', coapClientNotls: 'coap-client-notls' },
+    binaries: {
+      coapServerNotls: 'coap-server-notls',
+      coapServerOpenssl: 'coap-server-openssl',
+      coapClientNotls: 'coap-client-notls',
+      coapClientOpenssl: 'coap-client-openssl',
+    },
   },
+  { name: 'openssl', binaries: { openssl: 'openssl' } },
 ];
 
 export const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive' } as const;
@@ -51,6 +60,8 @@ export function detectInteropTools(which: Which = realWhich): InteropTools {
     coapServerNotls: null,
     coapServerOpenssl: null,
     coapClientNotls: null,
+    coapClientOpenssl: null,
+    openssl: null,
     missing: [],
   };
   for (const pkg of DEBIAN_PACKAGES) {

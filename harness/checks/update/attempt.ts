@@ -34,6 +34,15 @@ export function pathsOn(target: Target, iface: Interface): UpdatePath[] {
   return target.declaration.update?.paths.filter((p) => p.via === iface.id) ?? [];
 }
 
+/**
+ * Common relevant(): with an update mechanism declared, only the interfaces
+ * its paths deliver over get an instance; without one, every interface of the
+ * check's protocols does (and is skipped, saying none is declared).
+ */
+export function carriesUpdate(target: Target, iface: Interface): boolean {
+  return !target.declaration.update || pathsOn(target, iface).length > 0;
+}
+
 /** Common applies(): an update declaration, a path on this interface, then the check's own need. */
 export function updateApplies(target: Target, iface: Interface, need?: (u: UpdateDeclaration) => string | undefined): string | undefined {
   const u = target.declaration.update;

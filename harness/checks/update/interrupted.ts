@@ -12,7 +12,7 @@ import type { Check, CheckContext, CheckOutcome, HttpInterface } from '../../mod
 import { deliver, sessionFor } from '../../core/update-control.js';
 import { cutUpload } from '../../protocols/http/cut-upload.js';
 import { requirementsOf } from '../requirements.js';
-import { beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { carriesUpdate, beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
 
 /** Where uploads are cut: half way and after 128 bytes, each strictly inside the image. */
 export function cutPoints(length: number): number[] {
@@ -35,6 +35,7 @@ export const updateInterrupted: Check = {
   severity: 'high',
   remedy: 'Receive into a separate slot (A/B or staging) and switch only after the whole image verified; never overwrite the running image while receiving.',
   timeoutMs: 180_000,
+  relevant: carriesUpdate,
   applies: (target, iface) => updateApplies(target, iface),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;

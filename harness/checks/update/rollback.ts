@@ -4,7 +4,7 @@
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { beginUpdateCheck, loadImage, pathLabel, principalLabel, runAttempts, updateApplies } from './attempt.js';
+import { carriesUpdate, beginUpdateCheck, loadImage, pathLabel, principalLabel, runAttempts, updateApplies } from './attempt.js';
 
 export const updateRollback: Check = {
   id: 'update.rollback',
@@ -16,6 +16,7 @@ export const updateRollback: Check = {
   severity: 'high',
   remedy: 'Refuse images whose version is below the running one (anti-rollback counter), unless an authorised rollback is explicitly requested.',
   timeoutMs: 120_000,
+  relevant: carriesUpdate,
   applies: (target, iface) => updateApplies(target, iface, (u) => (u.images.older ? undefined : 'no older image declared (declaration.update.images.older)')),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;

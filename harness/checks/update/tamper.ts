@@ -21,7 +21,7 @@ import fc from 'fast-check';
 import type { Check, CheckContext, CheckOutcome, ImageLayout, UpdatePath } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { attempt, beginWithNewerImage, findingOf, judge, pathLabel, restoreBaseline, updateApplies, type AttemptResult } from './attempt.js';
+import { carriesUpdate, attempt, beginWithNewerImage, findingOf, judge, pathLabel, restoreBaseline, updateApplies, type AttemptResult } from './attempt.js';
 import { applyMutation, describeMutation, recomputeDigests, resolveRange, signatureSpan, type MutationKind } from './layout.js';
 
 export type RegionName = 'payload' | 'manifest' | 'signature' | 'image';
@@ -98,6 +98,7 @@ export const updateTamper: Check = {
   severity: 'critical',
   remedy: 'Verify a signature over the whole image (manifest and payload) and the payload digest against the signed manifest, before installing anything.',
   timeoutMs: 300_000,
+  relevant: carriesUpdate,
   applies: (target, iface) => updateApplies(target, iface),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;

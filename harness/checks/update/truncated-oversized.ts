@@ -7,7 +7,7 @@
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { carriesUpdate, beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
 
 export const OVERSIZE_CAP_BYTES = 16 * 1024 * 1024;
 const PAD_WHEN_UNDECLARED = 1024 * 1024;
@@ -40,6 +40,7 @@ export const updateTruncatedOversized: Check = {
   severity: 'high',
   remedy: 'Check the received length against the manifest and a size limit before writing; verify the whole image before switching to it.',
   timeoutMs: 180_000,
+  relevant: carriesUpdate,
   applies: (target, iface) => updateApplies(target, iface),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;

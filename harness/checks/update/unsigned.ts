@@ -6,7 +6,7 @@
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { carriesUpdate, beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
 import { cutSignature, stripSignature } from './layout.js';
 
 export const updateUnsigned: Check = {
@@ -19,6 +19,7 @@ export const updateUnsigned: Check = {
   severity: 'critical',
   remedy: 'Verify the image signature against the vendor key before installing; treat a missing or all-zero signature as invalid.',
   timeoutMs: 180_000,
+  relevant: carriesUpdate,
   applies: (target, iface) => updateApplies(target, iface, (u) => (u.layout?.signature ? undefined : 'no signature field declared (declaration.update.layout.signature)')),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;

@@ -6,7 +6,7 @@
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies } from './attempt.js';
+import { carriesUpdate, beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies } from './attempt.js';
 import { resignEd25519 } from './layout.js';
 
 export const updateWrongSigner: Check = {
@@ -19,6 +19,7 @@ export const updateWrongSigner: Check = {
   severity: 'critical',
   remedy: 'Verify the signature against the vendor key pinned in the device (not a key the image carries), over the whole image.',
   timeoutMs: 180_000,
+  relevant: carriesUpdate,
   applies: (target, iface) =>
     updateApplies(target, iface, (u) => {
       if (!u.layout?.signature) return 'no signature field declared (declaration.update.layout.signature)';

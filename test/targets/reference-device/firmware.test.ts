@@ -192,6 +192,7 @@ describe('reference device: update declaration', () => {
       },
       paths: [
         { id: 'upload', kind: 'http-upload', via: 'http', method: 'POST', path: '/api/firmware', as: 'admin', contentType: 'application/octet-stream' },
+        { id: 'coap-block', kind: 'coap-block', via: 'coaps', method: 'PUT', path: '/fw', blockSize: 1024, contentFormat: 42, as: 'admin', plain: 'coap' },
         {
           id: 'pull',
           kind: 'pull',

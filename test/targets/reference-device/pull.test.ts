@@ -194,13 +194,13 @@ describe('reference device: pull update flaws', () => {
 });
 
 describe('reference device: pull path in the target file', () => {
-  it('declares the pull path after the upload path, valid through the harness schema', async () => {
+  it('declares the pull path after the upload and block-wise paths, valid through the harness schema', async () => {
     const u = await unit();
     const file = u.dev.targetFile();
     const target = targetFromObject(file, 'builtin:reference-device', {});
     const d = target.declaration.update!;
-    expect(d.paths.map((p) => p.id)).toEqual(['upload', 'pull']);
-    expect(d.paths[1]).toMatchObject({
+    expect(d.paths.map((p) => p.id)).toEqual(['upload', 'coap-block', 'pull']);
+    expect(d.paths[2]).toMatchObject({
       id: 'pull',
       kind: 'pull',
       via: 'mqtt',

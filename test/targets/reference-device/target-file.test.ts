@@ -41,8 +41,8 @@ describe('reference device: target file', () => {
     });
 
     expect(target.principals).toEqual([
-      { name: 'admin', user: 'admin', pass: dev.credentials.admin.pass, role: 'admin' },
-      { name: 'sensor', user: 'sensor-1', pass: dev.credentials.sensor.pass, role: 'device' },
+      { name: 'admin', user: 'admin', pass: dev.credentials.admin.pass, role: 'admin', psk: dev.credentials.psk.admin },
+      { name: 'sensor', user: 'sensor-1', pass: dev.credentials.sensor.pass, role: 'device', psk: dev.credentials.psk.sensor },
     ]);
     const d = target.declaration;
     expect(d.identity).toEqual(dev.identity);
@@ -61,7 +61,7 @@ describe('reference device: target file', () => {
     expect(d.access.mqtt.anonymous).toBe(false);
     expect(Object.keys(d.access.mqtt.rules).sort()).toEqual(['admin', 'sensor']);
     expect(d.access.coap.anonymous).toEqual({ '/.well-known/core': ['GET'], '/sensors/temperature': ['GET'], '/sensors/humidity': ['GET'] });
-    expect([...d.access.coap.resources].sort()).toEqual(['/config', '/sensors/humidity', '/sensors/temperature']);
+    expect([...d.access.coap.resources].sort()).toEqual(['/config', '/fw', '/sensors/humidity', '/sensors/temperature']);
     expect(d.access.http.public).toEqual(['GET /api/health', 'POST /api/login', 'POST /api/password']);
     expect(d.access.http.routes.map((r) => `${r.methods.join(',')} ${r.route}`)).toEqual([
       'GET /api/status',
@@ -74,7 +74,7 @@ describe('reference device: target file', () => {
     ]);
     expect(d.update?.images.newer).toEqual({ file: dev.images.newer, version: '2.0.0' });
     expect(d.update?.images.older).toEqual({ file: dev.images.older, version: '0.9.0' });
-    expect(d.interfaces?.map((i) => i.transport)).toEqual(['tcp', 'udp', 'tcp']);
+    expect(d.interfaces?.map((i) => i.transport)).toEqual(['tcp', 'udp', 'udp', 'tcp']);
   });
 
   it('keeps the hardened declaration when flaws are on', async () => {
@@ -126,12 +126,14 @@ describe('reference device: target file', () => {
     expect(file.interfaces.map((i) => i.url)).toEqual([
       `mqtt://[::1]:${dev.endpoints.mqtt.port}`,
       `coap://[::1]:${dev.endpoints.coap.port}`,
+      `coaps://[::1]:${dev.endpoints.coaps.port}`,
       `http://[::1]:${dev.endpoints.http.port}`,
     ]);
     const target = targetFromObject(file, 'builtin:reference-device', {});
     expect(target.interfaces.map((i) => [i.host, i.port])).toEqual([
       ['::1', dev.endpoints.mqtt.port],
       ['::1', dev.endpoints.coap.port],
+      ['::1', dev.endpoints.coaps.port],
       ['::1', dev.endpoints.http.port],
     ]);
   });
