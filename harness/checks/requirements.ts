@@ -57,6 +57,18 @@ export const CATALOG: Readonly<Record<string, readonly string[]>> = {
     ...ids(STD.en18031, ['AUM-3', 'SUM-2']),
     ...ids(STD.cta2088, ['SA-031']),
   ],
+  // TLS/DTLS scan: versions, suites, the declared crypto; no DTLS 1.0, no NULL/export/anon/RC4/3DES/MD5.
+  C06: [
+    ...ids(STD.nistir, ['DP-1']),
+    ...ids(STD.en303645, ['5.1-3', '5.5-1', '5.5-6', '5.5-7']),
+    ...ids(STD.ts103701, ['5.1-3-2', '5.5-1-2']),
+    ...ids(STD.en18031, ['SCM-2', 'SCM-3', 'CRY-1', 'AUM-2']),
+    ...ids(STD.cta2088, ['DIT-005', 'DIT-006', 'DIT-007', 'DIT-008', 'CRY-001']),
+  ],
+  // A captured authenticated message replayed is rejected.
+  C09: [...ids(STD.nistir, ['DP-1']), ...ids(STD.en303645, ['5.5-1']), ...ids(STD.en18031, ['SCM-4']), ...ids(STD.cta2088, ['DIT-010'])],
+  // Floods: ClientHellos answered statelessly (the DTLS cookie), the device degrades gracefully and recovers.
+  C16: [...ids(STD.en303645, ['5.13-1']), ...ids(STD.en18031, ['RLM-1'])],
   // Firmware negatives on every update path: all refused, old version still running.
   C10: [
     ...ids(STD.nistir, ['SWU-2', 'SWU-4']),

@@ -15,6 +15,7 @@ import type {
   FirstUsePolicy,
   UpdateDeclaration,
 } from '../model/index.js';
+import { SUITE_IDS_BY_NAME } from '../protocols/dtls/codec.js';
 import { GauntletError } from './errors.js';
 import { parseDuration } from './duration.js';
 import { checkFormat, readYamlFile, validate, type LoadedYaml } from './yaml-file.js';
@@ -221,6 +222,16 @@ const declaration = z.strictObject({
       reset: z.strictObject({ via: id, method: z.enum(['POST', 'PUT']).default('POST'), path: z.string().startsWith('/'), as: id.optional() }).optional(),
     })
     .optional(),
+  dtls: z
+    .record(
+      id,
+      z.strictObject({
+        versions: z.array(z.literal('1.2', { error: 'only DTLS 1.2 can be declared ("1.2")' })).min(1).default(['1.2']),
+        suites: z.array(z.string().regex(/^TLS_[A-Z0-9_]+$/, 'expected an IANA cipher suite name like TLS_PSK_WITH_AES_128_CCM_8')).min(1),
+        cookie: z.boolean().default(true),
+      }),
+    )
+    .default({}),
   interfaces: z
     .array(
       z.strictObject({
@@ -262,6 +273,7 @@ export const targetFileSchema = z.strictObject({
   interfaces: z.array(z.discriminatedUnion('protocol', [mqttIface, coapIface, httpIface])).min(1),
   principals: z.record(id, principal).default({}),
   declaration: declaration.default({
+    dtls: {},
     access: { mqtt: { anonymous: false, rules: {} }, coap: { anonymous: {}, resources: [] }, http: { public: [], routes: [] } },
     disclosure: { mqttSys: false, banners: [] },
   }),
@@ -481,8 +493,16 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       reset: u.reset,
     };
   }
+  for (const [name, dd] of Object.entries(d.dtls)) {
+    const i = interfaces.find((x) => x.id === name);
+    if (!i || i.protocol !== 'coaps') throw invalid(['declaration', 'dtls', name], `declaration.dtls.${name}`, `expected the id of a coaps interface (got "${name}")`);
+    for (const [k, suite] of dd.suites.entries()) {
+      if (!SUITE_IDS_BY_NAME.has(suite)) throw invalid(['declaration', 'dtls', name, 'suites', k], `declaration.dtls.${name}.suites[${k}]`, `unknown cipher suite ${suite} (IANA names, e.g. TLS_PSK_WITH_AES_128_CCM_8)`);
+    }
+  }
   const declarationOut: Declaration = {
     identity: file.identity,
+    dtls: d.dtls,
     update,
     lockout,
     firstUse,

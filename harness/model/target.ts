@@ -252,8 +252,20 @@ export interface UpdateDeclaration {
   readonly reset?: { readonly via: string; readonly method: 'POST' | 'PUT'; readonly path: string; readonly as?: string };
 }
 
+/** What the manufacturer declares about one DTLS (coaps) interface (IXIT crypto details). */
+export interface DtlsDeclaration {
+  /** Protocol versions offered: only DTLS 1.2 today. */
+  readonly versions: readonly ('1.2')[];
+  /** Cipher suites the device accepts, IANA names. */
+  readonly suites: readonly string[];
+  /** Whether a ClientHello without a cookie is answered with a HelloVerifyRequest before any state [RFC6347 4.2.1]. */
+  readonly cookie: boolean;
+}
+
 export interface Declaration {
   readonly identity: DeviceIdentity;
+  /** DTLS details per coaps interface id. */
+  readonly dtls: Readonly<Record<string, DtlsDeclaration>>;
   /** The update mechanism (IXIT 7-UpdMech), when the device has one. */
   readonly update?: UpdateDeclaration;
   readonly lockout?: LockoutPolicy;
