@@ -122,9 +122,11 @@ function describeBlock(b: BlockOption | undefined): string {
  * Opens a UDP socket for the one exchange.
  */
 export async function coapExchange(ep: Endpoint, request: CoapRequest | undefined, io: Io): Promise<CoapOutcome> {
-  io.scope.assert(ep.host, `coap ${io.peer}`);
-  if (io.signal?.aborted) return { kind: 'timeout' };
-  const opened = await openUdpChannel(ep, io);
+  if (io.signal?.aborted) {
+    io.scope.assert(ep.host, `coap ${io.peer}`);
+    return { kind: 'timeout' };
+  }
+  const opened = await openUdpChannel(ep, io, `coap ${io.peer}`);
   if (opened.kind !== 'open') return { kind: 'unreachable', error: opened.detail };
   try {
     return await coapExchangeOn(opened.channel, request, io);

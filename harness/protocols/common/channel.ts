@@ -92,8 +92,8 @@ class UdpChannel extends ChannelBase implements DatagramChannel {
 }
 
 /** A connected UDP socket to `ep` (so ICMP port-unreachable shows as a failure). */
-export async function openUdpChannel(ep: Endpoint, io: Io): Promise<ChannelOpen> {
-  io.scope.assert(ep.host, `udp ${io.peer}`);
+export async function openUdpChannel(ep: Endpoint, io: Io, what = `udp ${io.peer}`): Promise<ChannelOpen> {
+  io.scope.assert(ep.host, what);
   const socket = createSocket(ep.host.includes(':') ? 'udp6' : 'udp4');
   return new Promise<ChannelOpen>((resolve) => {
     const onError = (err: NodeJS.ErrnoException) => {
