@@ -48,6 +48,7 @@ export type AbandonReason =
   | 'timeout' // no next block within abandonAfterMs
   | 'replaced' // a new block 0 from the same peer for the same method and path
   | 'closed' // the endpoint closed
+  | 'ended' // the peer's transport session ended (endPeer): a DTLS close_notify, alert or timeout
   | 'too-large' // Size1 or the blocks so far went past maxBytes (answered 4.13)
   | 'evicted'; // its peer's state was dropped to stay within maxPeers
 
@@ -87,6 +88,8 @@ export interface CoapEndpointOptions {
 export interface CoapEndpoint {
   /** One datagram from a peer; replies go out through `send`. Never throws, whatever the bytes. */
   receive(datagram: Buffer, peer: string, identity: string | undefined, send: (reply: Buffer) => void): void;
+  /** The peer's session is gone (DTLS close_notify, alert, expiry): its open transfers are abandoned ('ended') and its state dropped. */
+  endPeer(peer: string): void;
   /** Abandons open transfers ('closed'), clears timers; later datagrams and late replies are dropped. */
   close(): void;
 }
@@ -599,6 +602,12 @@ export function createCoapEndpoint(o: CoapEndpointOptions): CoapEndpoint {
       } catch (err) {
         log(`datagram from ${peer} dropped: ${err instanceof Error ? err.message : String(err)}`);
       }
+    },
+    endPeer(peer) {
+      const st = peers.get(peer);
+      if (!st) return;
+      for (const [key, t] of [...st.transfers]) abandon(peer, st, key, t, 'ended');
+      peers.delete(peer);
     },
     close() {
       if (closed) return;

@@ -6,7 +6,9 @@
 // the sensors and /config. An upload's first block is authorised before
 // anything is stored. The update-no-auth flaw lets any identity install; the
 // brick-on-interrupt flaw erases the running image when a begun transfer is
-// abandoned.
+// abandoned; the dtls-* flaws weaken the DTLS server (no cookie, weak suites,
+// a shared example PSK, no replay window, a crash on a crafted fragment).
+// A crashed DTLS service is restarted on its port by a watchdog.
 
 import type { DeviceState } from './device-state.js';
 import type { Firmware } from './firmware.js';
@@ -14,16 +16,29 @@ import { MAX_IMAGE_BYTES } from './firmware.js';
 import type { Flaw } from './flaws.js';
 import { linkFormat } from './coap-server.js';
 import { createCoapEndpoint, type CoapRequest, type CoapResponse } from './coap-endpoint.js';
-import { startDtlsServer, SUITES } from './dtls/server.js';
+import { startDtlsServer, SUITES, type RunningDtls } from './dtls/server.js';
 
 /** The unit's DTLS PSK identities (the keys are per unit). */
 export const ADMIN_PSK_IDENTITY = 'rd1-admin';
 export const SENSOR_PSK_IDENTITY = 'sensor-1';
 
+/** The suites the unit declares (and its DTLS server prefers). */
+export const DECLARED_SUITES = ['TLS_PSK_WITH_AES_128_CCM_8', 'TLS_PSK_WITH_AES_128_GCM_SHA256'] as const;
+
+/** The dtls-default-psk flaw's credential: OpenSSL's default client identity with libcoap's example key. */
+export const DEFAULT_PSK = { identity: 'Client_identity', key: 'secretPSK' } as const;
+
+/** The watchdog restarts a crashed DTLS service after this long. */
+export const RESTART_DELAY_MS = 1500;
+
 /** The firmware resource: block-wise PUT of a signed image. */
 export const FIRMWARE_RESOURCE = '/fw';
-/** A begun upload with no next block for this long is abandoned. */
-export const UPLOAD_ABANDON_MS = 200;
+/**
+ * A begun upload with no next block for this long is abandoned (a client that
+ * vanished without ending its DTLS session); one whose session ends is
+ * abandoned at once.
+ */
+export const UPLOAD_ABANDON_MS = 2000;
 
 export type PskRole = 'admin' | 'device';
 
@@ -51,7 +66,10 @@ export interface RunningCoaps {
 const text = (code: string, payload?: string): CoapResponse => ({ code, ...(payload !== undefined ? { payload, contentFormat: 0 } : {}) });
 
 export async function startCoapsServer(o: CoapsServerOptions): Promise<RunningCoaps> {
-  const roleOf = (identity: string | undefined): PskRole | undefined => (identity === undefined ? undefined : o.identities.get(identity)?.role);
+  // The dtls-default-psk flaw: the example credential every unit shares.
+  const identityOf = (identity: string): PskAccount | undefined =>
+    o.identities.get(identity) ?? (o.flaws.has('dtls-default-psk') && identity === DEFAULT_PSK.identity ? { key: Buffer.from(DEFAULT_PSK.key), role: 'device' } : undefined);
+  const roleOf = (identity: string | undefined): PskRole | undefined => (identity === undefined ? undefined : identityOf(identity)?.role);
   const who = (req: Pick<CoapRequest, 'identity' | 'peer'>) => `coaps ${req.identity ?? '?'} (${req.peer})`;
 
   const handle = (req: CoapRequest): CoapResponse => {
@@ -106,30 +124,71 @@ export async function startCoapsServer(o: CoapsServerOptions): Promise<RunningCo
       abandonAfterMs: UPLOAD_ABANDON_MS,
       onAbandon: (peer, _path, received, why) => {
         // Refused (too-large) and shut-down (closed) transfers are not cuts.
-        if (why === 'timeout' || why === 'replaced' || why === 'evicted') o.firmware.uploadCut(`coaps ${peer} (${received} bytes, ${why})`);
+        if (why === 'timeout' || why === 'replaced' || why === 'evicted' || why === 'ended') o.firmware.uploadCut(`coaps ${peer} (${received} bytes, ${why})`);
       },
     },
     log: (line) => o.log(`coaps: ${line}`),
   });
 
-  const dtls = await startDtlsServer({
-    host: o.host,
-    port: o.port,
-    pskFor: (identity) => o.identities.get(identity)?.key,
-    suites: [SUITES.TLS_PSK_WITH_AES_128_CCM_8, SUITES.TLS_PSK_WITH_AES_128_GCM_SHA256],
-    cookies: true,
-    replayWindow: true,
-    crashOnBadFragment: false,
-    log: (line) => o.log(`coaps: ${line}`),
-    onData: (peer, data) => endpoint.receive(data, `dtls:${peer.address}:${peer.port}`, peer.identity, (reply) => peer.send(reply)),
-  });
+  // The watchdog (like systemd's Restart=on-failure with RestartSec): when the
+  // DTLS service dies on its crash path, it comes back on the same port after
+  // RESTART_DELAY_MS. A fuzzer sees the outage right after the case that
+  // caused it; later checks see coaps again.
+  let dtls: RunningDtls;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restarting: Promise<void> | undefined;
+  let stopped = false;
+  const onCrash = (error: Error): void => {
+    if (stopped) return;
+    o.log(`coaps: DTLS service crashed (${error.message}); watchdog restarts it on port ${dtls.port} in ${RESTART_DELAY_MS} ms`);
+    restartTimer = setTimeout(restart, RESTART_DELAY_MS);
+  };
+  const restart = (): void => {
+    restartTimer = undefined;
+    if (stopped) return;
+    const port = dtls.port;
+    restarting = startDtls(port).then(
+      async (next) => {
+        if (stopped) return next.close();
+        dtls = next;
+        o.log(`coaps: watchdog restarted the DTLS service on port ${port}`);
+      },
+      (e: unknown) => {
+        if (stopped) return;
+        // The port may still be held a moment: try again, as systemd would.
+        o.log(`coaps: watchdog could not restart the DTLS service on port ${port}: ${e instanceof Error ? e.message : String(e)}; retrying in ${RESTART_DELAY_MS} ms`);
+        restartTimer = setTimeout(restart, RESTART_DELAY_MS);
+      },
+    );
+  };
+
+  function startDtls(port: number): Promise<RunningDtls> {
+    return startDtlsServer({
+      host: o.host,
+      port,
+      pskFor: (identity) => identityOf(identity)?.key,
+      // Preferred first: a client that offers the declared suites gets them, flawed or not.
+      suites: [...DECLARED_SUITES.map((n) => SUITES[n]), ...(o.flaws.has('dtls-weak-suite') ? [SUITES.TLS_PSK_WITH_AES_128_CBC_SHA, SUITES.TLS_PSK_WITH_NULL_SHA256] : [])],
+      cookies: !o.flaws.has('dtls-no-cookie'),
+      replayWindow: !o.flaws.has('dtls-no-replay-window'),
+      crashOnBadFragment: o.flaws.has('dtls-crash-fragment'),
+      log: (line) => o.log(`coaps: ${line}`),
+      onData: (peer, data) => endpoint.receive(data, `dtls:${peer.address}:${peer.port}`, peer.identity, (reply) => peer.send(reply)),
+      onSessionEnd: (peer) => endpoint.endPeer(`dtls:${peer.address}:${peer.port}`),
+      onCrash,
+    });
+  }
+  dtls = await startDtls(o.port);
 
   let closing: Promise<void> | undefined;
   return {
     port: dtls.port,
     close() {
       closing ??= (async () => {
+        stopped = true;
+        clearTimeout(restartTimer);
         endpoint.close();
+        await restarting; // a restart in flight closes what it started
         await dtls.close();
       })();
       return closing;

@@ -30,6 +30,11 @@ export const FLAWS = [
   'update-no-auth',
   'brick-on-interrupt',
   'pull-any-certificate',
+  'dtls-no-cookie',
+  'dtls-weak-suite',
+  'dtls-default-psk',
+  'dtls-no-replay-window',
+  'dtls-crash-fragment',
 ] as const;
 
 export type Flaw = (typeof FLAWS)[number];
@@ -61,6 +66,11 @@ export const FLAW_INFO: Readonly<Record<Flaw, string>> = Object.freeze({
   'brick-on-interrupt': 'an upload to POST /api/firmware that is cut before its end erases the running image: GET /api/status answers 503 "no bootable image" until a valid image installs',
   'pull-any-certificate':
     'the pull update (an admin MQTT publish of {"url": ...} to devices/rd1/cmd/update) fetches without verifying the server certificate: a self-signed, expired or wrong-host certificate is accepted',
+  'dtls-no-cookie': 'the coaps DTLS server answers a ClientHello without a cookie with a full ServerHello flight and keeps handshake state: no HelloVerifyRequest (an amplification and state-exhaustion vector)',
+  'dtls-weak-suite': 'the coaps DTLS server also accepts TLS_PSK_WITH_AES_128_CBC_SHA and TLS_PSK_WITH_NULL_SHA256 (no encryption), neither declared, when a client offers only those',
+  'dtls-default-psk': 'coaps accepts the PSK identity "Client_identity" with key "secretPSK" (OpenSSL\'s and libcoap\'s example credentials), the same on every unit',
+  'dtls-no-replay-window': 'the coaps DTLS server has no replay window: a captured application record sent again is decrypted and processed again',
+  'dtls-crash-fragment': 'a DTLS handshake fragment whose fragment_offset + fragment_length exceeds its message length throws in the coaps server and kills it: coaps answers nothing afterwards',
 });
 
 export function isFlaw(name: string): name is Flaw {

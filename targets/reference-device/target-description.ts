@@ -7,7 +7,7 @@
 
 import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { COAP_RESOURCES } from './coap-server.js';
-import { ADMIN_PSK_IDENTITY, FIRMWARE_RESOURCE, SENSOR_PSK_IDENTITY } from './coaps-server.js';
+import { ADMIN_PSK_IDENTITY, DECLARED_SUITES, FIRMWARE_RESOURCE, SENSOR_PSK_IDENTITY } from './coaps-server.js';
 import { MAX_IMAGE_BYTES, NEWER_VERSION, OLDER_VERSION } from './firmware.js';
 import { MANIFEST_BYTES, SIGNATURE_BYTES, FIELD } from './firmware-image.js';
 import { UPDATE_TOPIC } from './update-pull.js';
@@ -111,6 +111,7 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
         { port: u.ports.http, transport: 'tcp', service: 'http' },
       ],
       disclosure: { mqttSys: false, banners: [] },
+      dtls: { coaps: { versions: ['1.2'], suites: [...DECLARED_SUITES], cookie: true } },
       update: {
         version: { via: 'http', path: '/api/status', json: '$.firmware', as: 'admin' },
         installTimeout: '500ms',

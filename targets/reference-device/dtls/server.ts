@@ -60,6 +60,14 @@ export interface DtlsServerOptions {
   replayWindow: boolean;
   /** The dtls-crash-fragment flaw: an inconsistent handshake fragment kills the service (socket closed). */
   crashOnBadFragment: boolean;
+  /**
+   * Called once when the service dies on the crash path, after its socket is
+   * closed (so the port is free again): the device's watchdog restarts it.
+   * Not called by close().
+   */
+  onCrash?(error: Error): void;
+  /** A session ended (close_notify, a fatal alert, idle, evicted, replaced by a new handshake, or a failed handshake). */
+  onSessionEnd?(peer: { readonly address: string; readonly port: number }): void;
   log(line: string): void;
   /** Decrypted application data. */
   onData(peer: DtlsPeer, data: Buffer): void;
@@ -152,6 +160,11 @@ class DtlsService {
       ended: (session) => {
         const key = sessionKey(session.address, session.port);
         if (this.sessions.get(key) === session) this.sessions.delete(key);
+        try {
+          o.onSessionEnd?.({ address: session.address, port: session.port });
+        } catch (e) {
+          this.log(`dtls: the session-end handler failed: ${describe(e)}`);
+        }
       },
     };
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
@@ -195,10 +208,17 @@ class DtlsService {
         // The dtls-crash-fragment flaw: the fault takes the whole service down.
         this.log(`dtls service crashed on a datagram from ${rinfo.address}:${rinfo.port}: ${e.message}; the DTLS socket is closed`);
         this.stop();
+        const crashed = () => {
+          try {
+            this.o.onCrash?.(e);
+          } catch (err) {
+            this.log(`dtls: the crash handler failed: ${describe(err)}`);
+          }
+        };
         try {
-          this.socket.close();
+          this.socket.close(crashed);
         } catch {
-          // already closed
+          crashed(); // already closed
         }
         return;
       }

@@ -25,6 +25,7 @@ import {
   uploadImage,
   type RawMqtt,
 } from './helpers.js';
+import { answersReplay, hello, pskHandshake, survivesOverrunFragment } from './dtls-helpers.js';
 import { makeLeaf, pullOutcome, triggerPull, updateServer } from './pull-helpers.js';
 
 let dev: RunningDevice | undefined;
@@ -192,6 +193,12 @@ const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])
       }
     },
   ],
+  // DTLS (coaps). The crash probe stays last: under its flaw coaps is down for a while after it.
+  ['dtls-no-cookie', async (d) => (await hello(d, [0xc0a8], 'ignore')).kind === 'server-hello'],
+  ['dtls-weak-suite', async (d) => (await hello(d, [0x00b0, 0x008c])).kind === 'server-hello'],
+  ['dtls-default-psk', async (d) => pskHandshake(d, 'Client_identity', Buffer.from('secretPSK'))],
+  ['dtls-no-replay-window', async (d) => answersReplay(d)],
+  ['dtls-crash-fragment', async (d) => !(await survivesOverrunFragment(d))],
 ];
 
 /** A window long enough that slow machines still reach the limit inside it. */
