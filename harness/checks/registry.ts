@@ -11,6 +11,9 @@ import { bruteForce } from './authentication/brute-force.js';
 import { credentialRobustness } from './authentication/credential-robustness.js';
 import { defaultCredentials } from './authentication/default-credentials.js';
 import { firstUseChange } from './authentication/first-use-change.js';
+import { dtlsHandshake } from './transport/dtls-handshake.js';
+import { dtlsReplay } from './transport/dtls-replay.js';
+import { dtlsRobustness } from './transport/dtls-robustness.js';
 import { updateAuthorization } from './update/authorization.js';
 import { updateChannel } from './update/channel.js';
 import { updateInterrupted } from './update/interrupted.js';
@@ -22,6 +25,7 @@ import { updateWrongSigner } from './update/wrong-signer.js';
 
 export const CHECKS: readonly Check[] = [
   firstUseChange, defaultCredentials, anonymousAccess, bruteForce, credentialRobustness, mqttTopics, httpRoutes, coapResources, exposedSurface, unauthenticatedDisclosure,
+  dtlsHandshake, dtlsReplay, dtlsRobustness,
   updateTamper, updateUnsigned, updateWrongSigner, updateRollback, updateTruncatedOversized, updateInterrupted, updateAuthorization, updateChannel,
 ];
 

@@ -53,10 +53,17 @@ const EXPECTED: Readonly<Record<Flaw, readonly string[]>> = {
   'update-no-auth': ['update.authorization@coaps', 'update.authorization@http'],
   'brick-on-interrupt': ['update.interrupted@coaps', 'update.interrupted@http', 'update.interrupted@mqtt'],
   'pull-any-certificate': ['update.channel@mqtt'],
+  // Issue 5: DTLS on coaps.
+  'dtls-no-cookie': ['transport.dtls-handshake@coaps'],
+  'dtls-weak-suite': ['transport.dtls-handshake@coaps'],
+  'dtls-default-psk': ['auth.default-credentials@coaps'],
+  'dtls-no-replay-window': ['transport.dtls-replay@coaps'],
+  // The crash is found, shrunk and replayable; the device's watchdog brings coaps back for the checks after it.
+  'dtls-crash-fragment': ['transport.dtls-robustness@coaps'],
 };
 
 /** Every check instance the default profile plans on the reference device. */
-const CHECK_INSTANCES = 37;
+const CHECK_INSTANCES = 41;
 
 // Short lockout timings keep the paced dictionary and the brute-force wait fast.
 const LOCKOUT = { attempts: 5, windowMs: 300, durationMs: 300 };

@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import type { Check, CheckContext, CheckOutcome, MqttInterface, Severity, TopicRules } from '../../model/index.js';
 import { printable } from '../../protocols/common/io.js';
 import { MqttSession } from '../../protocols/mqtt/session.js';
-import { ioOf } from '../io.js';
+import { ioOf, propertyBounds } from '../io.js';
 import { isTopicName, mayPublish, mayRead, maySubscribe, topicMatches } from '../policy/mqtt-topics.js';
 import { requirementsOf } from '../requirements.js';
 
@@ -473,13 +473,7 @@ export const mqttTopics: Check = {
         else harnessError = e;
       }
     });
-    const details = await fc.check(property, {
-      seed: ctx.instance.seed,
-      path: path || undefined,
-      numRuns: ctx.budget.numRuns,
-      interruptAfterTimeLimit: ctx.budget.timeMs,
-      markInterruptAsFailure: false,
-    });
+    const details = await fc.check(property, { ...propertyBounds(ctx), path: path || undefined });
     if (harnessError !== undefined) throw harnessError;
     if (setupError) return { verdict: 'inconclusive', reason: setupError.message, findings: [], cases: swept + runs };
     if (details.failed && details.errorInstance instanceof PolicyViolation && details.counterexample) {

@@ -10,6 +10,7 @@
 import fc from 'fast-check';
 import type { Check, CheckContext, CheckOutcome, Principal } from '../../model/index.js';
 import { printable } from '../../protocols/common/io.js';
+import { propertyBounds } from '../io.js';
 import { requirementsOf } from '../requirements.js';
 import { credentialLabel, credentialsApply, protocolLabel, tryCredential, type AttemptCredential } from './credential-attempt.js';
 
@@ -140,11 +141,7 @@ export const credentialRobustness: Check = {
       return a.kind !== 'granted';
     });
     const details = await fc.check(property, {
-      seed: ctx.instance.seed,
-      path: ctx.replay.path,
-      numRuns: ctx.budget.numRuns,
-      interruptAfterTimeLimit: ctx.budget.timeMs,
-      markInterruptAsFailure: false,
+      ...propertyBounds(ctx),
       endOnFailure: false,
       // Examples come first in the case stream, so a replay path counts them too.
       examples: classicCases(principals).map((c) => [c] as [Case]),

@@ -1,11 +1,12 @@
-// The default-credential dictionary: corpora/credentials/*.txt, with the
-// label-derived templates ({serial}, {mac6}, ...) filled from the target's
-// declared identity.
+// The default-credential dictionaries: corpora/credentials/*.txt (user and
+// password pairs; DTLS PSK identity and key pairs), with the label-derived
+// templates ({serial}, {mac6}, ...) filled from the target's declared identity.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeviceIdentity } from '../../model/index.js';
 import { packageRoot } from '../../core/paths.js';
+import { GauntletError } from '../../core/errors.js';
 
 export interface DictionaryEntry {
   readonly user: string;
@@ -57,4 +58,41 @@ export function parseDictionary(text: string, identity: DeviceIdentity): Diction
 
 export function loadDictionary(identity: DeviceIdentity, file = DEFAULT_DICTIONARY): DictionaryEntry[] {
   return parseDictionary(readFileSync(join(packageRoot(), file), 'utf8'), identity);
+}
+
+/** DTLS pre-shared keys for coaps: corpora/credentials/dtls-psk.txt, same line format, keys as text or `hex:`. */
+export const DTLS_PSK_DICTIONARY = 'corpora/credentials/dtls-psk.txt';
+
+export interface PskDictionaryEntry {
+  readonly identity: string;
+  readonly key: Buffer;
+  /** The key as written after the templates were filled: `secretPSK` or `hex:0a1b…`, for reports. */
+  readonly keyText: string;
+  /** The line as written, e.g. `{serial}:hex:{mac}`, for evidence. */
+  readonly source: string;
+}
+
+/** A key as the corpus writes it: text (its UTF-8 bytes) or `hex:` and hex digits; undefined if unusable. */
+export function pskKeyBytes(written: string): Buffer | undefined {
+  if (!written.startsWith('hex:')) return written === '' ? undefined : Buffer.from(written, 'utf8');
+  const hex = written.slice(4);
+  return /^([0-9a-f]{2})+$/i.test(hex) ? Buffer.from(hex, 'hex') : undefined;
+}
+
+/**
+ * Parses the PSK corpus with the credential parser (templates, comments,
+ * duplicates). A key that is empty or not hex is the corpus's error, not the
+ * device's: it throws CONFIG_INVALID naming the line, so a pair is never
+ * silently left out.
+ */
+export function parsePskDictionary(text: string, identity: DeviceIdentity, file = DTLS_PSK_DICTIONARY): PskDictionaryEntry[] {
+  return parseDictionary(text, identity).map((e) => {
+    const key = pskKeyBytes(e.pass);
+    if (!key) throw new GauntletError('CONFIG_INVALID', `${file}: line "${e.source}": the key must be text or hex: with an even number of hex digits, and not empty`);
+    return { identity: e.user, key, keyText: e.pass, source: e.source };
+  });
+}
+
+export function loadPskDictionary(identity: DeviceIdentity, file = DTLS_PSK_DICTIONARY): PskDictionaryEntry[] {
+  return parsePskDictionary(readFileSync(join(packageRoot(), file), 'utf8'), identity, file);
 }

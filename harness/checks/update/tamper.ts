@@ -20,6 +20,7 @@
 import fc from 'fast-check';
 import type { Check, CheckContext, CheckOutcome, ImageLayout, UpdatePath } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
+import { propertyBounds } from '../io.js';
 import { requirementsOf } from '../requirements.js';
 import { carriesUpdate, attempt, beginWithNewerImage, findingOf, judge, pathLabel, restoreBaseline, updateApplies, type AttemptResult } from './attempt.js';
 import { applyMutation, describeMutation, recomputeDigests, resolveRange, signatureSpan, type MutationKind } from './layout.js';
@@ -172,11 +173,7 @@ export const updateTamper: Check = {
     const examples: TamperCase[] = [{ path: first, region: regions[0]!, at: 0, kind: 'flip', value: 0, recompute: false }];
     if (digests) examples.push({ ...examples[0]!, recompute: true });
     const details = await fc.check(property, {
-      seed: ctx.instance.seed,
-      path: ctx.replay.path,
-      numRuns: ctx.budget.numRuns,
-      interruptAfterTimeLimit: ctx.budget.timeMs,
-      markInterruptAsFailure: false,
+      ...propertyBounds(ctx),
       // Examples come first in the case stream, so a replay path counts them too.
       examples: examples.map((c) => [c] as [TamperCase]),
     });

@@ -16,7 +16,7 @@ import { runAgainst } from '../../support/run-target.js';
 /** The real planner and runner with one check (runAgainst plans only registered checks of the default profile). */
 /** One check through the real planner and runner, short I/O bounds for the silent-device cases. */
 async function runCheck(input: TargetFileInput, check: Check): Promise<CheckResult> {
-  const run = await runAgainst(input, { checks: [check], ioTimeoutMs: 300, numRuns: 10, timeMs: 5000 });
+  const run = await runAgainst(input, { checks: [check], ioTimeoutMs: 2000, numRuns: 10, timeMs: 5000 });
   expect(run.results).toHaveLength(1);
   return run.results[0]!;
 }
