@@ -1,0 +1,89 @@
+// The DTLS checks against libcoap's coap-server-openssl (Debian libcoap3-bin
+// 4.3.1 on OpenSSL 3), started on 127.0.0.1 with a PSK: (a) the example key
+// `secretPSK` with identity hint `CoAP`, which libcoap accepts from any
+// identity: a default credential; (b) a random per-unit key: no false
+// findings. The declared suites are the ten AEAD PSK suites libcoap 4.3.1
+// really accepts (transport.dtls-handshake's own test establishes that list).
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { TargetFileInput } from '../../harness/core/target-file.js';
+import { startLibcoap, type LibcoapHandle } from '../../targets/interop/libcoap.js';
+import { runAgainst, verdictTable } from '../support/run-target.js';
+
+const interop = inject('interop');
+
+const LIBCOAP_SUITES = [
+  'TLS_PSK_WITH_AES_128_GCM_SHA256',
+  'TLS_PSK_WITH_AES_256_GCM_SHA384',
+  'TLS_PSK_WITH_ARIA_128_GCM_SHA256',
+  'TLS_PSK_WITH_ARIA_256_GCM_SHA384',
+  'TLS_PSK_WITH_AES_128_CCM',
+  'TLS_PSK_WITH_AES_256_CCM',
+  'TLS_PSK_WITH_AES_128_CCM_8',
+  'TLS_PSK_WITH_AES_256_CCM_8',
+  'TLS_PSK_WITH_CHACHA20_POLY1305_SHA256',
+  'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256',
+];
+
+const ONLY = ['transport.dtls-handshake@coaps', 'auth.default-credentials@coaps', 'transport.dtls-replay@coaps', 'transport.dtls-robustness@coaps'];
+
+function libcoapTarget(h: LibcoapHandle, key: string): TargetFileInput {
+  return {
+    format: 'gauntlet-target/1',
+    name: 'libcoap',
+    scope: { hosts: ['127.0.0.1'] },
+    interfaces: [
+      { id: 'coap', protocol: 'coap', url: `coap://127.0.0.1:${h.port}` },
+      { id: 'coaps', protocol: 'coaps', url: `coaps://127.0.0.1:${h.dtlsPort!}` },
+    ],
+    principals: { lab: { user: 'lab', pass: 'unused', role: 'admin', psk: { identity: 'lab-client', key } } },
+    declaration: { dtls: { coaps: { versions: ['1.2'], suites: LIBCOAP_SUITES, cookie: true } } },
+  };
+}
+
+let server: LibcoapHandle | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe.skipIf(!interop.coapServerOpenssl)('libcoap coap-server-openssl interop: DTLS checks', () => {
+  it('(a) the example key secretPSK (hint CoAP) is reported as a default credential; the rest of its DTLS is sound', async () => {
+    server = await startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key: 'secretPSK', hint: 'CoAP' } });
+    const run = await runAgainst(libcoapTarget(server, 'secretPSK'), { only: ONLY, numRuns: 20, timeMs: 15_000, ioTimeoutMs: 600 });
+    const table = verdictTable(run.results);
+    const dc = run.byId.get('auth.default-credentials@coaps')!;
+    expect(dc.verdict, table).toBe('fail');
+    expect(dc.findings.map((f) => f.summary).join('\n')).toMatch(/key "secretPSK"/);
+    expect(run.byId.get('transport.dtls-handshake@coaps')?.verdict, table).toBe('pass');
+    expect(run.byId.get('transport.dtls-replay@coaps')?.verdict, table).toBe('pass');
+    expect(run.byId.get('transport.dtls-robustness@coaps')?.verdict, table).toBe('pass');
+  }, 120_000);
+
+  it('(b) a random per-unit key: every DTLS check passes (no false findings)', async () => {
+    const key = randomBytes(12).toString('base64url');
+    server = await startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key, hint: '' } });
+    const run = await runAgainst(libcoapTarget(server, key), { only: ONLY, numRuns: 20, timeMs: 15_000, ioTimeoutMs: 600 });
+    const table = verdictTable(run.results);
+    for (const id of ONLY) expect(run.byId.get(id)?.verdict, `${id}\n${table}`).toBe('pass');
+  }, 120_000);
+
+  it('(c) per-identity keys from an identity file (-i): the lab identity works with its own key, no false findings', async () => {
+    const own = randomBytes(12).toString('base64url');
+    dir = mkdtempSync(join(tmpdir(), 'gauntlet-libcoap-'));
+    const idFile = join(dir, 'identities');
+    // hint_to_match,identity_to_match,use_key (empty hint: any)
+    writeFileSync(idFile, `,lab-client,${own}\n`);
+    server = await startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key: randomBytes(12).toString('base64url'), hint: '', idFile } });
+    const run = await runAgainst(libcoapTarget(server, own), { only: ONLY, numRuns: 20, timeMs: 15_000, ioTimeoutMs: 600 });
+    const table = verdictTable(run.results);
+    for (const id of ONLY) expect(run.byId.get(id)?.verdict, `${id}\n${table}`).toBe('pass');
+  }, 120_000);
+});
