@@ -1,7 +1,8 @@
 // startReferenceDevice: wires one unit together (shared account store and
 // lockout, device state, HTTP sessions, firmware slot and its vendor images,
-// MQTT broker, CoAP server, HTTP API, and the debug-port flaw's shell) on free
-// ports, and the RunningDevice handle the harness and tests drive it through.
+// update CA and device CA, MQTT broker also over TLS, CoAP server, HTTP API
+// also over TLS, and the debug-port flaw's shell) on free ports, and the
+// RunningDevice handle the harness and tests drive it through.
 
 import { GauntletError } from '../../harness/core/errors.js';
 import type { TargetFileInput } from '../../harness/core/target-file.js';
@@ -19,14 +20,19 @@ import { startMqttBroker } from './mqtt-broker.js';
 import { resolveOptions, type DeviceOptions } from './options.js';
 import { Sessions } from './sessions.js';
 import { describeUnit } from './target-description.js';
+import { serverTlsOptions, writeDeviceTls, type DeviceTls } from './tls.js';
 import { PullUpdater, UPDATE_TOPIC, writeUpdateCa, type UpdateCa } from './update-pull.js';
 
 export interface RunningDevice {
   readonly endpoints: {
     readonly mqtt: { readonly host: string; readonly port: number };
+    /** The same broker over TLS (server certificate issued by deviceCa). */
+    readonly mqtts: { readonly host: string; readonly port: number };
     readonly coap: { readonly host: string; readonly port: number };
     readonly coaps: { readonly host: string; readonly port: number };
     readonly http: { readonly host: string; readonly port: number };
+    /** The same HTTP API over TLS (server certificate issued by deviceCa). */
+    readonly https: { readonly host: string; readonly port: number };
   };
   readonly flaws: readonly Flaw[];
   readonly credentials: {
@@ -49,6 +55,12 @@ export interface RunningDevice {
    * in the images dir): the only CA it trusts when it pulls an update.
    */
   readonly updateCa: { readonly cert: string; readonly key: string };
+  /**
+   * The unit's device CA (absolute path of device-ca.pem, in the images dir):
+   * the issuer of the server certificate of mqtts and https (EC P-256, for the
+   * unit's host), what a client trusts to verify them. Its key is not kept.
+   */
+  readonly deviceCa: { readonly cert: string };
   /** Whether the admin account still has the shipped password and must change it. */
   isFactoryFresh(): boolean;
   /** The target file (gauntlet-target/1) describing this unit, as a plain object. */
@@ -96,13 +108,22 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
     throw new GauntletError('DEVICE_START', `reference device: could not write the firmware images: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   closers.push(async () => removeImages(images));
-  let ca: UpdateCa;
-  try {
-    ca = await writeUpdateCa(images.dir);
-  } catch (e) {
+  const material = <T>(what: string, making: Promise<T>): Promise<T> =>
+    making.catch((e: unknown) => {
+      throw new GauntletError('DEVICE_START', `reference device: could not write the ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    });
+  // Both settle before the images dir may be removed again.
+  const [caMade, tlsMade] = await Promise.allSettled([
+    material('update CA', writeUpdateCa(images.dir)),
+    material('device CA', writeDeviceTls(images.dir, { host: o.host, vendor: o.identity.vendor, model: o.identity.model, serial: o.identity.serial })),
+  ]);
+  if (caMade.status === 'rejected' || tlsMade.status === 'rejected') {
     await closeAll();
-    throw new GauntletError('DEVICE_START', `reference device: could not write the update CA: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw caMade.status === 'rejected' ? caMade.reason : (tlsMade as PromiseRejectedResult).reason;
   }
+  const ca: UpdateCa = caMade.value;
+  const deviceTls: DeviceTls = tlsMade.value;
+  const tlsOptions = serverTlsOptions(deviceTls, o.tls.legacy);
   const puller = new PullUpdater({ host: o.host, flaws, firmware, caPem: ca.certPem, log });
   closers.push(async () => puller.close());
 
@@ -119,6 +140,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
       },
     }),
   );
+  const mqtts = await start('MQTT over TLS', o.ports.mqtts, () => mqtt.listenTls(o.ports.mqtts, tlsOptions));
   const coap = await start('CoAP', o.ports.coap, () =>
     startCoapServer({ host: o.host, port: o.ports.coap, flaws, state, log, sessions, firmware, firmwareVersion: () => firmware.lastInstalled() }),
   );
@@ -130,6 +152,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   const http = await start('HTTP', o.ports.http, () =>
     startHttpApi({ host: o.host, port: o.ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions, firmware }),
   );
+  const https = await start('HTTPS', o.ports.https, () => http.listenTls(o.ports.https, tlsOptions));
   // The debug-port flaw: the shell must really be there, so a taken port fails the start (never skipped).
   const debug = flaws.has('debug-port')
     ? await start('debug shell', o.ports.debug, () => startDebugShell({ host: o.host, port: o.ports.debug, log }))
@@ -139,7 +162,8 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   const debugPort = debug?.port ?? (o.ports.debug || (await freeTcpPort(o.host)));
   log(
     `started ${o.identity.model} ${o.identity.serial} (${o.factoryFresh ? 'factory-fresh' : 'provisioned'}) ` +
-      `mqtt ${mqtt.port} coap ${coap.port} coaps ${coaps.port} http ${http.port}${debug ? ` debug ${debug.port}` : ''}; flaws: ${o.flaws.length ? o.flaws.join(', ') : 'none'}`,
+      `mqtt ${mqtt.port} mqtts ${mqtts.port} coap ${coap.port} coaps ${coaps.port} http ${http.port} https ${https.port}${debug ? ` debug ${debug.port}` : ''}` +
+      `${o.tls.legacy ? ' (TLS 1.0+ accepted)' : ''}; flaws: ${o.flaws.length ? o.flaws.join(', ') : 'none'}`,
   );
 
   const ports = { mqtt: mqtt.port, coap: coap.port, coaps: coaps.port, http: http.port, debug: debugPort };
@@ -147,9 +171,11 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   return {
     endpoints: {
       mqtt: { host: o.host, port: mqtt.port },
+      mqtts: { host: o.host, port: mqtts.port },
       coap: { host: o.host, port: coap.port },
       coaps: { host: o.host, port: coaps.port },
       http: { host: o.host, port: http.port },
+      https: { host: o.host, port: https.port },
     },
     flaws: Object.freeze([...o.flaws]),
     credentials: {
@@ -165,6 +191,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
     lockout: { ...o.lockout },
     images: { ...images },
     updateCa: { cert: ca.cert, key: ca.key },
+    deviceCa: { cert: deviceTls.caCert },
     isFactoryFresh: () => accounts.isFactoryFresh(),
     targetFile: () =>
       describeUnit({

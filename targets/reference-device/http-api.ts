@@ -17,8 +17,13 @@
 // normalised path names, so every spelling of a protected route needs the same
 // session. The http-path-normalisation flaw checks authorization on the raw
 // path instead (an exact string match against the protected routes).
+//
+// https (listenTls): the same request handler (same sessions, same state)
+// also served over TLS on a second port; close() closes both.
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket, TlsOptions } from 'node:tls';
 import type { Accounts, AccountRole } from './accounts.js';
 import type { DeviceState } from './device-state.js';
 import type { Flaw } from './flaws.js';
@@ -26,6 +31,7 @@ import { BASELINE_VERSION, MAX_IMAGE_BYTES, type Firmware } from './firmware.js'
 import type { RejectReason } from './firmware-image.js';
 import { Sessions, type Session } from './sessions.js';
 import { closeTcp, listenTcp } from './sockets.js';
+import { handshakeFailure } from './tls.js';
 
 /** The version every unit starts with. */
 export const FIRMWARE_VERSION = BASELINE_VERSION;
@@ -52,6 +58,8 @@ export interface HttpApiOptions {
 
 export interface RunningHttp {
   readonly port: number;
+  /** Also serves the API over TLS on `port` (0 = free); rejects when it cannot listen. Closed with the API. */
+  listenTls(port: number, options: TlsOptions): Promise<{ readonly port: number; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -437,25 +445,49 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
     reply(res, def.run({ ...base, body, image }));
   }
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       opts.log(`http: internal error: ${err instanceof Error ? err.message : String(err)}`);
       reply(res, { status: 500, body: { error: 'internal error' } }, true);
     });
-  });
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  server.keepAliveTimeout = 5_000;
+  };
+  const withTimeouts = <S extends Server>(s: S): S => {
+    s.requestTimeout = 10_000;
+    s.headersTimeout = 5_000;
+    s.keepAliveTimeout = 5_000;
+    return s;
+  };
+  const shut = async (s: Server): Promise<void> => {
+    s.closeAllConnections();
+    await closeTcp(s);
+  };
+  const server = withTimeouts(createServer(onRequest));
   const port = await listenTcp(server, opts.port, opts.host);
 
+  const tlsListeners: { close(): Promise<void> }[] = [];
   let closing: Promise<void> | undefined;
   return {
     port,
+    async listenTls(tlsPort, options) {
+      if (closing) throw new Error('the HTTP API is closed');
+      const tlsServer = withTimeouts(createHttpsServer(options, onRequest));
+      tlsServer.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+        opts.log(`https: TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${handshakeFailure(err)}`);
+      });
+      const bound = await listenTcp(tlsServer, tlsPort, opts.host);
+      let closingTls: Promise<void> | undefined;
+      const listener = {
+        port: bound,
+        close() {
+          closingTls ??= shut(tlsServer);
+          return closingTls;
+        },
+      };
+      tlsListeners.push(listener);
+      return listener;
+    },
     close() {
-      closing ??= (async () => {
-        server.closeAllConnections();
-        await closeTcp(server);
-      })();
+      closing ??= Promise.all([shut(server), ...tlsListeners.map((l) => l.close())]).then(() => {});
       return closing;
     },
   };

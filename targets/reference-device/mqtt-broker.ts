@@ -28,14 +28,19 @@
 //
 // The unit hears its own command topics (devices/rd1/cmd/update) through
 // onPublish: only what got through the ACL above reaches it.
+//
+// mqtts (listenTls): the same broker (accounts, ACL, retained messages, flaws)
+// also served over TLS on a second port; close() closes both.
 
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { logName, type Accounts, type AccountRole } from './accounts.js';
 import type { DeviceState } from './device-state.js';
 import type { Flaw } from './flaws.js';
 import { filterCovers, isValidFilter, topicMatches } from './topic-match.js';
 import { listenTcp, closeTcp } from './sockets.js';
+import { handshakeFailure } from './tls.js';
 
 /** Where refused publishes go: never forwarded to anyone. */
 const SINK_TOPIC = '$gauntlet/dropped';
@@ -124,6 +129,13 @@ export interface MqttBrokerOptions {
 }
 
 export interface RunningMqtt {
+  readonly port: number;
+  /** Also serves this broker over TLS on `port` (0 = free); rejects when it cannot listen. Closed with the broker. */
+  listenTls(port: number, options: TlsOptions): Promise<RunningListener>;
+  close(): Promise<void>;
+}
+
+export interface RunningListener {
   readonly port: number;
   close(): Promise<void>;
 }
@@ -254,13 +266,34 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
     throw e;
   }
 
+  const tlsListeners: RunningListener[] = [];
   let closing: Promise<void> | undefined;
   return {
     port,
+    async listenTls(tlsPort, options) {
+      if (closing) throw new Error('the broker is closed');
+      const tlsServer = createTlsServer({ ...options, noDelay: true }, (socket: TLSSocket) => {
+        broker.handle(socket);
+      });
+      tlsServer.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+        log(`mqtts: TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${handshakeFailure(err)}`);
+      });
+      const bound = await listenTcp(tlsServer, tlsPort, opts.host);
+      let closingTls: Promise<void> | undefined;
+      const listener: RunningListener = {
+        port: bound,
+        close() {
+          closingTls ??= closeTcp(tlsServer);
+          return closingTls;
+        },
+      };
+      tlsListeners.push(listener);
+      return listener;
+    },
     close() {
       closing ??= (async () => {
         await new Promise<void>((resolve) => broker.close(() => resolve()));
-        await closeTcp(server);
+        await Promise.all([closeTcp(server), ...tlsListeners.map((l) => l.close())]);
       })();
       return closing;
     },

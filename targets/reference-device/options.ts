@@ -13,8 +13,14 @@ export interface DeviceOptions {
    * Ports; 0 (the default) picks a free port. `debug` is the debug-port flaw's
    * shell, only opened with that flaw: default 2323 (the port scanners probe).
    */
-  ports?: { mqtt?: number; coap?: number; coaps?: number; http?: number; debug?: number };
+  ports?: { mqtt?: number; mqtts?: number; coap?: number; coaps?: number; http?: number; https?: number; debug?: number };
   flaws?: readonly Flaw[];
+  /**
+   * The TLS listeners (mqtts, https). Hardened by default: TLS 1.2 minimum and
+   * Node's default cipher list. `legacy: true` also accepts TLS 1.0 and 1.1
+   * (minVersion 'TLSv1', ciphers 'DEFAULT:@SECLEVEL=0').
+   */
+  tls?: { legacy?: boolean };
   /** Whether the admin account still has the shipped password; default true. */
   factoryFresh?: boolean;
   /** Default {attempts: 5, windowMs: 1000, durationMs: 1000}. */
@@ -29,8 +35,17 @@ export interface DeviceOptions {
 
 export interface ResolvedOptions {
   readonly host: string;
-  readonly ports: { readonly mqtt: number; readonly coap: number; readonly coaps: number; readonly http: number; readonly debug: number };
+  readonly ports: {
+    readonly mqtt: number;
+    readonly mqtts: number;
+    readonly coap: number;
+    readonly coaps: number;
+    readonly http: number;
+    readonly https: number;
+    readonly debug: number;
+  };
   readonly flaws: readonly Flaw[];
+  readonly tls: { readonly legacy: boolean };
   readonly factoryFresh: boolean;
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
   readonly credentials: {
@@ -110,16 +125,22 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
   const host = opts.host ?? '127.0.0.1';
   if (host.length === 0) throw usage('host: expected an address');
 
+  const legacy = opts.tls?.legacy ?? false;
+  if (typeof legacy !== 'boolean') throw usage(`tls.legacy: expected true or false (got ${JSON.stringify(legacy)})`);
+
   return {
     host,
     ports: {
       mqtt: port('mqtt', opts.ports?.mqtt),
+      mqtts: port('mqtts', opts.ports?.mqtts),
       coap: port('coap', opts.ports?.coap),
       coaps: port('coaps', opts.ports?.coaps),
       http: port('http', opts.ports?.http),
+      https: port('https', opts.ports?.https),
       debug: port('debug', opts.ports?.debug ?? 0),
     },
     flaws,
+    tls: { legacy },
     factoryFresh: opts.factoryFresh ?? true,
     lockout,
     credentials: {
