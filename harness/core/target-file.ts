@@ -2,7 +2,8 @@
 // resolution into the model's Target. The JSON Schema published in
 // reports/schema/ is generated from the zod schema here, so the two never drift.
 
-import { existsSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
@@ -13,6 +14,7 @@ import type {
   Principal,
   Target,
   FirstUsePolicy,
+  TlsSettings,
   UpdateDeclaration,
 } from '../model/index.js';
 import { SUITE_IDS_BY_NAME } from '../protocols/dtls/codec.js';
@@ -47,11 +49,19 @@ const topicFilter = z
   });
 
 const common = { id, role: z.enum(['server', 'client']).default('server') };
+/** mqtts/https only: how the device's certificate is verified (the harness connects either way and records the result). */
+const tlsBlock = z.strictObject({
+  /** CA certificate(s), PEM file, relative to the target file. */
+  ca: z.string().min(1).optional(),
+  /** The name sent as SNI and verified, when it is not the URL's host. */
+  serverName: z.string().regex(/^[A-Za-z0-9._:-]+$/, 'expected a host name or IP address').optional(),
+});
 const mqttIface = z.strictObject({
   ...common,
   protocol: z.enum(['mqtt', 'mqtts']),
   url: z.string(),
   version: z.union([z.literal(4), z.literal(5)], { error: 'expected 4 (MQTT 3.1.1) or 5 (MQTT 5.0)' }).default(4),
+  tls: tlsBlock.optional(),
 });
 const coapIface = z.strictObject({ ...common, protocol: z.enum(['coap', 'coaps']), url: z.string() });
 const httpAuth = z.discriminatedUnion('kind', [
@@ -74,6 +84,7 @@ const httpIface = z.strictObject({
   auth: httpAuth.optional(),
   protected: z.string().startsWith('/').optional(),
   probe: z.string().startsWith('/').default('/'),
+  tls: tlsBlock.optional(),
 }).superRefine((v, ctx) => {
   // With Basic auth, "granted" is judged by the protected route alone: without
   // one, a public `/` would count every credential as accepted.
@@ -335,6 +346,37 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
     }
   }
 
+  // An interface's tls block: only over TLS; its CA file (relative to the target file) read and checked now.
+  const tlsOf = (raw: { protocol: string; tls?: { ca?: string; serverName?: string } | undefined }, i: number): { tls?: TlsSettings } => {
+    if (!raw.tls) return {};
+    const at = ['interfaces', i, 'tls'];
+    if (raw.protocol !== 'mqtts' && raw.protocol !== 'https') {
+      throw invalid(at, `interfaces[${i}].tls`, `only mqtts and https interfaces take a tls block (this one is ${raw.protocol})`);
+    }
+    let caPem: string | undefined;
+    if (raw.tls.ca !== undefined) {
+      const dir = loaded.path.startsWith('builtin:') || loaded.path === 'test-target' ? process.cwd() : dirname(resolvePath(loaded.path));
+      const file = resolvePath(dir, raw.tls.ca);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        throw invalid([...at, 'ca'], `interfaces[${i}].tls.ca`, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+      if (blocks.length === 0) throw invalid([...at, 'ca'], `interfaces[${i}].tls.ca`, `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+      for (const [k, pem] of blocks.entries()) {
+        try {
+          new X509Certificate(pem);
+        } catch (e) {
+          throw invalid([...at, 'ca'], `interfaces[${i}].tls.ca`, `${file}: certificate ${k + 1} of ${blocks.length} is not a valid PEM certificate (${(e as Error).message})`);
+        }
+      }
+      caPem = `${blocks.join('\n')}\n`;
+    }
+    return { tls: { ...(caPem !== undefined ? { caPem } : {}), ...(raw.tls.serverName !== undefined ? { serverName: raw.tls.serverName } : {}) } };
+  };
+
   const ids = new Set<string>();
   const interfaces: Interface[] = file.interfaces.map((raw, i) => {
     const path = ['interfaces', i];
@@ -359,13 +401,13 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
     switch (raw.protocol) {
       case 'mqtt':
       case 'mqtts':
-        return { ...base, protocol: raw.protocol, version: raw.version };
+        return { ...base, protocol: raw.protocol, version: raw.version, ...tlsOf(raw, i) };
       case 'coap':
       case 'coaps':
         return { ...base, protocol: raw.protocol };
       case 'http':
       case 'https':
-        return { ...base, protocol: raw.protocol, auth: raw.auth, protectedPath: raw.protected, probePath: raw.probe };
+        return { ...base, protocol: raw.protocol, auth: raw.auth, protectedPath: raw.protected, probePath: raw.probe, ...tlsOf(raw, i) };
     }
   });
 

@@ -178,7 +178,6 @@ function issueServeCertificate(path: PullPath, cert: ServeCert): { issued: Issue
 async function pull(target: Target, path: PullPath, image: Buffer, io: Io, principal: string | null | undefined, opts: DeliverOptions): Promise<DeliverOutcome> {
   const iface = target.interfaces.find((i) => i.id === path.via) as MqttInterface | undefined;
   if (!iface || (iface.protocol !== 'mqtt' && iface.protocol !== 'mqtts')) return { kind: 'no-session', detail: `pull path ${path.id}: ${path.via} is not an MQTT interface` };
-  if (iface.protocol === 'mqtts') return { kind: 'no-session', detail: `pull path ${path.id}: triggers over mqtts are not supported yet (the MQTT session speaks plain TCP)` };
   let creds: { username?: string; password?: string } = {};
   if (principal !== null && principal !== undefined) {
     const p = target.principals.find((x) => x.name === principal);

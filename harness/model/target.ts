@@ -9,6 +9,18 @@ export interface Endpoint {
   readonly port: number;
 }
 
+/**
+ * How the harness checks the certificate of an mqtts/https interface. It
+ * connects whatever the verification says (it judges the device, it does not
+ * trust it); the result is recorded for the transport checks.
+ */
+export interface TlsSettings {
+  /** The CA certificate(s) to verify the device's certificate against, PEM (read from the target file's `tls.ca`). */
+  readonly caPem?: string;
+  /** The name to send as SNI and verify the certificate for, when it is not the URL's host. */
+  readonly serverName?: string;
+}
+
 interface InterfaceBase extends Endpoint {
   /** Stable id used in check instance ids: `auth.brute-force@<id>`. */
   readonly id: string;
@@ -19,6 +31,8 @@ export interface MqttInterface extends InterfaceBase {
   readonly protocol: 'mqtt' | 'mqtts';
   /** 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
   readonly version: 4 | 5;
+  /** mqtts only. */
+  readonly tls?: TlsSettings;
 }
 
 export interface CoapInterface extends InterfaceBase {
@@ -47,6 +61,8 @@ export interface HttpInterface extends InterfaceBase {
   readonly protectedPath?: string;
   /** A route the liveness monitor may GET without credentials (any HTTP reply counts as alive). */
   readonly probePath: string;
+  /** https only. */
+  readonly tls?: TlsSettings;
 }
 
 export type Interface = MqttInterface | CoapInterface | HttpInterface;

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newCa } from '../../harness/core/certs.js';
 import { GauntletError } from '../../harness/core/errors.js';
 import { packageRoot } from '../../harness/core/paths.js';
 import { isLoopback, loadTargetFile, targetFromObject, type TargetFileInput } from '../../harness/core/target-file.js';
@@ -415,5 +416,65 @@ describe('PSK principals and the CoAP block-wise update path', () => {
   it('substitutes secrets in PSK fields', () => {
     const t = targetFromObject(obj({ id: 'blk', kind: 'coap-block', via: 'plain', path: '/fw' }, { x: { user: 'a', pass: 'b', psk: { identity: 'id-${SN}', keyHex: '${K}' } } }), 'test-target', { SN: '7', K: 'FF' });
     expect(t.principals.find((p) => p.name === 'x')!.psk).toEqual({ identity: 'id-7', keyHex: 'ff' });
+  });
+});
+
+describe('interface tls blocks (mqtts, https)', () => {
+  // An mqtts broker (lines 9-11) and an https web interface (15-17) with a tls block each.
+  const secure = (brokerTls: string, webTls = '') =>
+    variant({
+      9: '    protocol: mqtts',
+      10: `    url: mqtts://127.0.0.1:8883${brokerTls ? `\n${brokerTls}` : ''}`,
+      15: '    protocol: https',
+      16: `    url: https://127.0.0.1:8443${webTls ? `\n${webTls}` : ''}`,
+    });
+  const caPem = () => newCa().certPem;
+
+  it('reads the CA file relative to the target file, and keeps serverName', () => {
+    const pem = caPem();
+    writeFileSync(join(dir, 'lab-ca.pem'), `a comment line\n${pem}`);
+    const t = loadTargetFile(write(secure('    tls: { ca: lab-ca.pem, serverName: thermo.local }', '    tls: { serverName: web.thermo.local }')), ENV);
+    expect(t.interfaces[0]).toEqual({ id: 'broker', role: 'server', host: '127.0.0.1', port: 8883, protocol: 'mqtts', version: 4, tls: { caPem: `${pem.trim()}\n`, serverName: 'thermo.local' } });
+    expect(t.interfaces[2]).toMatchObject({ protocol: 'https', port: 8443, tls: { serverName: 'web.thermo.local' } });
+    expect(t.interfaces[2]).not.toHaveProperty('tls.caPem');
+  });
+
+  it('mqtts and https without a tls block have none', () => {
+    const t = loadTargetFile(write(secure('')), ENV);
+    expect(t.interfaces[0]).not.toHaveProperty('tls');
+    expect(t.interfaces[2]).not.toHaveProperty('tls');
+  });
+
+  it('refuses a tls block on a plain mqtt or http interface', () => {
+    const m = expectError(variant({ 10: '    url: mqtt://127.0.0.1:1883\n    tls: { serverName: x }' }), 'CONFIG_INVALID', 11, 'interfaces[0].tls');
+    expect(m).toContain('only mqtts and https interfaces take a tls block (this one is mqtt)');
+    const h = expectError(variant({ 16: '    url: http://127.0.0.1:8080\n    tls: { serverName: x }' }), 'CONFIG_INVALID', 17, 'interfaces[2].tls');
+    expect(h).toContain('(this one is http)');
+  });
+
+  it('a CA file that is missing, not PEM, or a broken PEM: CONFIG_INVALID naming the field and the file', () => {
+    const missing = expectError(secure('    tls: { ca: nope.pem }'), 'CONFIG_INVALID', 11, 'interfaces[0].tls.ca');
+    expect(missing).toContain(`cannot read ${join(dir, 'nope.pem')}: ENOENT`);
+    writeFileSync(join(dir, 'key.pem'), '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n');
+    expect(expectError(secure('', '    tls: { ca: key.pem }'), 'CONFIG_INVALID', 17, 'interfaces[2].tls.ca')).toContain(`${join(dir, 'key.pem')} holds no PEM certificate`);
+    writeFileSync(join(dir, 'broken.pem'), `${caPem()}-----BEGIN CERTIFICATE-----\nnot base64 DER\n-----END CERTIFICATE-----\n`);
+    expect(expectError(secure('    tls: { ca: broken.pem }'), 'CONFIG_INVALID', 11, 'interfaces[0].tls.ca')).toContain(`${join(dir, 'broken.pem')}: certificate 2 of 2 is not a valid PEM certificate`);
+  });
+
+  it('unknown keys and a bad serverName are schema errors', () => {
+    expect(expectError(secure('    tls: { cert: x.pem }'), 'CONFIG_INVALID', 11, 'interfaces[0].tls.cert')).toContain('unknown field');
+    expect(expectError(secure('    tls: { serverName: "two words" }'), 'CONFIG_INVALID', 11, 'interfaces[0].tls.serverName')).toContain('expected a host name or IP address');
+  });
+
+  it('an in-memory target reads the CA relative to the working directory', () => {
+    const pem = caPem();
+    const file = join(dir, 'mem-ca.pem');
+    writeFileSync(file, pem);
+    const t = targetFromObject(
+      { format: 'gauntlet-target/1', name: 'mem', scope: { hosts: ['127.0.0.1'] }, interfaces: [{ id: 'b', protocol: 'mqtts', url: 'mqtts://127.0.0.1', tls: { ca: file } }] },
+      'test-target',
+      {},
+    );
+    expect(t.interfaces[0]).toMatchObject({ port: 8883, tls: { caPem: `${pem.trim()}\n` } });
   });
 });

@@ -11,8 +11,6 @@
 //         traces in error payloads; versions in link-format attributes.
 // One finding per distinct disclosure per interface, with the reply excerpt.
 
-import { isIP, connect as tcpConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import type {
   Check,
@@ -27,6 +25,7 @@ import type {
 import { TranscriptRecorder } from '../../core/transcript.js';
 import { hexOf, printable, type Io } from '../../protocols/common/io.js';
 import { codeName, coapExchange, type CoapOutcome } from '../../protocols/coap/exchange.js';
+import { connectStream } from '../../protocols/common/stream.js';
 import { httpExchange, type HttpOutcome } from '../../protocols/http/exchange.js';
 import { connectFor } from '../../protocols/mqtt/connect-attempt.js';
 import { DISCONNECT } from '../../protocols/mqtt/connect-bytes.js';
@@ -434,8 +433,15 @@ type SysOutcome =
 
 /** Anonymous CONNECT, then SUBSCRIBE `$SYS/#` and listen for `windowMs`. */
 export async function anonymousSysRead(iface: MqttInterface, io: Io, windowMs = SYS_WINDOW_MS): Promise<SysOutcome> {
-  io.scope.assert(iface.host, `mqtt ${io.peer}`);
-  if (io.signal?.aborted) return { kind: 'silent', detail: 'interrupted' };
+  // One bound for connect (and TLS handshake, over mqtts) and CONNACK together.
+  const deadline = Date.now() + io.timeoutMs;
+  const opened = await connectStream(iface, io, `mqtt ${io.peer}`);
+  if (opened.kind === 'timeout') return { kind: 'silent', detail: io.signal?.aborted ? 'interrupted' : `no CONNACK within ${io.timeoutMs}ms` };
+  if (opened.kind === 'unreachable') {
+    io.transcript.record({ dir: 'note', peer: io.peer, decoded: `connection ${opened.error}` });
+    return { kind: 'silent', detail: `connection ${opened.error}` };
+  }
+  const socket = opened.socket;
   const version = iface.version;
   const opts = { protocolVersion: version };
   return new Promise<SysOutcome>((resolve) => {
@@ -445,11 +451,7 @@ export async function anonymousSysRead(iface: MqttInterface, io: Io, windowMs = 
     let granted: number[] | undefined;
     const messages: { topic: string; payload: Buffer }[] = [];
     const parser = mqttPacket.parser(opts);
-    const secure = iface.protocol === 'mqtts';
-    const socket: Socket = secure
-      ? tlsConnect({ host: iface.host, port: iface.port, rejectUnauthorized: false, servername: isIP(iface.host) ? undefined : iface.host })
-      : tcpConnect({ host: iface.host, port: iface.port, noDelay: true });
-    let timer = setTimeout(() => finish(accepted ? done() : { kind: 'silent', detail: `no CONNACK within ${io.timeoutMs}ms` }), io.timeoutMs);
+    let timer = setTimeout(() => finish(accepted ? done() : { kind: 'silent', detail: `no CONNACK within ${io.timeoutMs}ms` }), Math.max(0, deadline - Date.now()));
     const done = (): SysOutcome => ({ kind: 'accepted', granted, messages, connackText });
     const finish = (o: SysOutcome) => {
       if (settled) return;
@@ -500,13 +502,13 @@ export async function anonymousSysRead(iface: MqttInterface, io: Io, windowMs = 
       io.transcript.record({ dir: 'received', peer: io.peer, decoded: `unparseable reply: ${err.message}` });
       finish(accepted ? done() : { kind: 'silent', detail: `unparseable reply: ${err.message}` });
     });
-    socket.on(secure ? 'secureConnect' : 'connect', () => send(connectFor(version, {}), 'CONNECT without user name or password'));
     socket.on('data', (chunk: Buffer) => parser.parse(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       io.transcript.record({ dir: 'note', peer: io.peer, decoded: `connection ${err.code ?? err.message}` });
       finish(accepted ? done() : { kind: 'silent', detail: `connection ${err.code ?? err.message}` });
     });
     socket.on('close', () => finish(accepted ? done() : { kind: 'refused', detail: 'closed without CONNACK' }));
+    send(connectFor(version, {}), 'CONNECT without user name or password');
   });
 }
 

@@ -1,14 +1,14 @@
 // One HTTP upload that stops half way: the request announces the full
 // Content-Length, sends only the first `cutAt` bytes of the body, then the
 // socket is destroyed, as a power cut or a dropped link would leave it.
-// Hand-written over node:net / node:tls because undici (exchange.ts) always
-// sends the body it was given, or aborts before the server saw any of it: it
-// cannot cut a body half way at a chosen byte.
+// Hand-written over a raw stream (TCP, or TLS for https: common/stream.ts)
+// because undici (exchange.ts) always sends the body it was given, or aborts
+// before the server saw any of it: it cannot cut a body half way at a chosen byte.
 
-import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { HttpInterface } from '../../model/index.js';
 import { hexOf, printable, type Io } from '../common/io.js';
+import { connectStream } from '../common/stream.js';
 import { headerText } from './exchange.js';
 
 export interface CutUploadRequest {
@@ -43,21 +43,38 @@ export async function cutUpload(iface: HttpInterface, req: CutUploadRequest, cut
     decoded: `${req.method} ${req.path}${headerText(req.headers)} Content-Length: ${req.body.length}, body cut after ${cut} bytes`,
   });
 
+  const note = (decoded: string) => io.transcript.record({ dir: 'note', peer: io.peer, decoded });
+  if (io.signal?.aborted) {
+    note('aborted by the run');
+    return { kind: 'unreachable', error: 'aborted' };
+  }
+  // Asked above already, so nothing is recorded for a host out of scope; asking twice costs nothing.
+  const opened = await connectStream(iface, io, `http ${io.peer}`);
+  if (opened.kind === 'timeout') {
+    if (io.signal?.aborted) {
+      note('aborted by the run');
+      return { kind: 'unreachable', error: 'aborted' };
+    }
+    note(`not connected within ${io.timeoutMs}ms`);
+    return { kind: 'timeout' };
+  }
+  if (opened.kind === 'unreachable') {
+    note(`request failed: ${opened.error}`);
+    return { kind: 'unreachable', error: opened.error };
+  }
+  const socket: Socket = opened.socket;
+
   return new Promise<CutUploadOutcome>((resolve) => {
     let settled = false;
     let received = Buffer.alloc(0);
     let timer: NodeJS.Timeout | undefined;
-    const socket: Socket =
-      iface.protocol === 'https'
-        ? tlsConnect({ host: iface.host, port: iface.port, rejectUnauthorized: false, ...(isIP(iface.host) ? {} : { servername: iface.host }) })
-        : netConnect({ host: iface.host, port: iface.port });
-    const finish = (o: CutUploadOutcome, note: string) => {
+    const finish = (o: CutUploadOutcome, text: string) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       io.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
-      io.transcript.record({ dir: 'note', peer: io.peer, decoded: note });
+      note(text);
       resolve(o);
     };
     const statusLine = () => {
@@ -70,30 +87,23 @@ export async function cutUpload(iface: HttpInterface, req: CutUploadRequest, cut
       finish({ kind: 'cut', sent: cut, of: req.body.length, ...(reply ? { reply } : {}) }, `connection destroyed by the harness after ${cut} of ${req.body.length} body bytes${reply ? ` (the device had answered: ${printable(reply, 60)})` : ''}`);
     };
     const onAbort = () => finish({ kind: 'unreachable', error: 'aborted' }, 'aborted by the run');
-    if (io.signal?.aborted) return onAbort();
     io.signal?.addEventListener('abort', onAbort, { once: true });
-    timer = setTimeout(() => finish({ kind: 'timeout' }, `not connected within ${io.timeoutMs}ms`), io.timeoutMs);
     socket.on('data', (chunk: Buffer) => {
       if (received.length < 4096) received = Buffer.concat([received, chunk]).subarray(0, 4096);
     });
-    socket.on('error', (e: NodeJS.ErrnoException) => {
-      // The device may close first (it answered early, or refused the size): the cut then already happened.
-      if (settled) return;
-      if (socket.bytesWritten > 0 || received.length > 0) return cutNow();
-      finish({ kind: 'unreachable', error: String(e.code ?? e.message) }, `request failed: ${e.code ?? e.message}`);
+    // Connected: the device may close first (it answered early, or refused the size), and the cut then already happened.
+    socket.on('error', () => {
+      if (!settled) cutNow();
     });
     socket.on('close', () => {
       if (!settled) cutNow();
     });
-    socket.once(iface.protocol === 'https' ? 'secureConnect' : 'connect', () => {
+    // Bound the write too: a device that stops reading must not hold the check.
+    timer = setTimeout(cutNow, io.timeoutMs);
+    socket.write(head);
+    socket.write(sentBody, () => {
       clearTimeout(timer);
-      // Bound the write too: a device that stops reading must not hold the check.
-      timer = setTimeout(cutNow, io.timeoutMs);
-      socket.write(head);
-      socket.write(sentBody, () => {
-        clearTimeout(timer);
-        timer = setTimeout(cutNow, SETTLE_MS);
-      });
+      timer = setTimeout(cutNow, SETTLE_MS);
     });
   });
 }

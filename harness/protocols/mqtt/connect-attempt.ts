@@ -1,11 +1,11 @@
-// One MQTT CONNECT attempt over a fresh TCP connection, and what the broker
-// said. The answer is data (accepted, refused with a code, closed, silent),
-// never an exception: judging it is the check's job.
+// One MQTT CONNECT attempt over a fresh TCP (mqtt) or TLS (mqtts) connection,
+// and what the broker said. The answer is data (accepted, refused with a code,
+// closed, silent), never an exception: judging it is the check's job.
 
-import { connect as tcpConnect, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
-import type { Endpoint } from '../../model/index.js';
+import type { Endpoint, MqttInterface } from '../../model/index.js';
 import { hexOf, printable, type Io } from '../common/io.js';
+import { connectStream } from '../common/stream.js';
 import { DISCONNECT, encodeConnect, type ConnectFields } from './connect-bytes.js';
 import { connackMeaning } from './reason-codes.js';
 
@@ -16,7 +16,7 @@ export type ConnectOutcome =
   | { readonly kind: 'closed' }
   /** Nothing came back in time. */
   | { readonly kind: 'timeout' }
-  /** No TCP connection (refused, reset before connect). */
+  /** No TCP connection (refused, reset before connect), or no TLS handshake over mqtts. */
   | { readonly kind: 'unreachable'; readonly error: string }
   /** Bytes came back that are not a CONNACK. */
   | { readonly kind: 'malformed'; readonly detail: string };
@@ -45,19 +45,31 @@ export function connectFor(version: 4 | 5, cred: Credential, fields: Partial<Con
   });
 }
 
-export async function mqttConnectAttempt(ep: Endpoint, version: 4 | 5, packet: Buffer, io: Io, what = 'CONNECT'): Promise<ConnectOutcome> {
-  io.scope.assert(ep.host, `mqtt ${io.peer}`);
-  if (io.signal?.aborted) return { kind: 'timeout' };
+/** An endpoint without a protocol is plain MQTT; an mqtts interface is reached over TLS. */
+export type MqttEndpoint = Endpoint & Partial<Pick<MqttInterface, 'protocol' | 'tls'>>;
+
+export async function mqttConnectAttempt(ep: MqttEndpoint, version: 4 | 5, packet: Buffer, io: Io, what = 'CONNECT'): Promise<ConnectOutcome> {
+  // One bound for connect, handshake and CONNACK together.
+  const deadline = Date.now() + io.timeoutMs;
+  const opened = await connectStream({ ...ep, protocol: ep.protocol ?? 'mqtt' }, io, `mqtt ${io.peer}`);
+  if (opened.kind === 'timeout') {
+    if (!io.signal?.aborted) io.transcript.record({ dir: 'note', peer: io.peer, decoded: `no CONNACK within ${io.timeoutMs}ms` });
+    return { kind: 'timeout' };
+  }
+  if (opened.kind === 'unreachable') {
+    io.transcript.record({ dir: 'note', peer: io.peer, decoded: `cannot connect: ${opened.error}` });
+    return { kind: 'unreachable', error: opened.error };
+  }
+  const socket = opened.socket;
   return new Promise<ConnectOutcome>((resolve) => {
     let settled = false;
-    let socket: Socket | undefined;
     const parser = mqttPacket.parser({ protocolVersion: version });
     const finish = (o: ConnectOutcome) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       io.signal?.removeEventListener('abort', onAbort);
-      if (socket && !socket.destroyed) {
+      if (!socket.destroyed) {
         if (o.kind === 'accepted') socket.end(DISCONNECT);
         socket.destroy();
       }
@@ -68,7 +80,7 @@ export async function mqttConnectAttempt(ep: Endpoint, version: 4 | 5, packet: B
     const timer = setTimeout(() => {
       io.transcript.record({ dir: 'note', peer: io.peer, decoded: `no CONNACK within ${io.timeoutMs}ms` });
       finish({ kind: 'timeout' });
-    }, io.timeoutMs);
+    }, Math.max(0, deadline - Date.now()));
 
     parser.on('packet', (p) => {
       if (p.cmd !== 'connack') {
@@ -86,27 +98,20 @@ export async function mqttConnectAttempt(ep: Endpoint, version: 4 | 5, packet: B
       finish({ kind: 'malformed', detail: err.message });
     });
 
-    socket = tcpConnect({ host: ep.host, port: ep.port, noDelay: true });
-    socket.on('connect', () => {
-      io.transcript.record({ dir: 'sent', peer: io.peer, decoded: what, ...hexOf(packet) });
-      socket!.write(packet);
-    });
     socket.on('data', (chunk: Buffer) => {
       io.transcript.record({ dir: 'received', peer: io.peer, decoded: `${chunk.length} bytes`, ...hexOf(chunk) });
       parser.parse(chunk);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (!socket!.connecting && socket!.bytesWritten > 0) {
-        io.transcript.record({ dir: 'note', peer: io.peer, decoded: `connection ${err.code ?? err.message}` });
-        finish({ kind: 'closed' });
-      } else {
-        io.transcript.record({ dir: 'note', peer: io.peer, decoded: `cannot connect: ${err.code ?? err.message}` });
-        finish({ kind: 'unreachable', error: err.code ?? err.message });
-      }
+      // Connected and the CONNECT written: the broker ended the connection.
+      io.transcript.record({ dir: 'note', peer: io.peer, decoded: `connection ${err.code ?? err.message}` });
+      finish({ kind: 'closed' });
     });
     socket.on('close', () => {
       if (!settled) io.transcript.record({ dir: 'note', peer: io.peer, decoded: 'closed by peer without CONNACK' });
       finish({ kind: 'closed' });
     });
+    io.transcript.record({ dir: 'sent', peer: io.peer, decoded: what, ...hexOf(packet) });
+    socket.write(packet);
   });
 }

@@ -1,13 +1,14 @@
-// A bare MQTT session over one TCP connection, with mqtt-packet as the codec:
+// A bare MQTT session over one TCP (mqtt) or TLS (mqtts) connection, with mqtt-packet as the codec:
 // connect (optionally with a will), subscribe (the broker's real per-filter
 // codes), publish, unsubscribe, and what was delivered. Not mqtt.js: an
 // access check needs the raw SUBACK, no reconnects, no client-side topic
 // validation, and an abrupt close that makes the broker send the will.
 
-import { connect as tcpConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import type { Endpoint } from '../../model/index.js';
 import { printable, type Io } from '../common/io.js';
+import { connectStream, type TlsFacts } from '../common/stream.js';
+import type { MqttEndpoint } from './connect-attempt.js';
 import { connackMeaning } from './reason-codes.js';
 
 export interface Delivery {
@@ -36,23 +37,31 @@ export class MqttSession {
     private readonly version: 4 | 5,
     private readonly io: Io,
     readonly label: string,
+    /** What the TLS handshake showed (mqtts). */
+    readonly tls: TlsFacts | undefined,
   ) {}
 
   /** Connects and waits for CONNACK; a refusal is a result, not an exception. */
-  static async open(ep: Endpoint, version: 4 | 5, opts: SessionOptions, io: Io, label: string): Promise<OpenResult> {
-    io.scope.assert(ep.host, `mqtt ${io.peer}`);
-    if (io.signal?.aborted) return { ok: false, detail: 'aborted' };
+  static async open(ep: MqttEndpoint, version: 4 | 5, opts: SessionOptions, io: Io, label: string): Promise<OpenResult> {
+    // One bound for connect, handshake and CONNACK together.
+    const deadline = Date.now() + io.timeoutMs;
+    const opened = await connectStream({ ...ep, protocol: ep.protocol ?? 'mqtt' }, io, `mqtt ${io.peer}`);
+    if (opened.kind === 'timeout') return { ok: false, detail: io.signal?.aborted ? 'aborted' : `no CONNACK within ${io.timeoutMs}ms` };
+    if (opened.kind === 'unreachable') return { ok: false, detail: `cannot connect: ${opened.error}` };
+    const socket = opened.socket;
     return new Promise<OpenResult>((resolve) => {
-      const socket = tcpConnect({ host: ep.host, port: ep.port, noDelay: true });
-      const session = new MqttSession(socket, version, io, label);
+      const session = new MqttSession(socket, version, io, label, opened.tls);
       const parser = mqttPacket.parser({ protocolVersion: version });
       let connected = false;
+      let settled = false;
       const done = (r: OpenResult) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         if (!r.ok) socket.destroy();
         resolve(r);
       };
-      const timer = setTimeout(() => done({ ok: false, detail: `no CONNACK within ${io.timeoutMs}ms` }), io.timeoutMs);
+      const timer = setTimeout(() => done({ ok: false, detail: `no CONNACK within ${io.timeoutMs}ms` }), Math.max(0, deadline - Date.now()));
       parser.on('packet', (p: Packet) => {
         if (!connected) {
           if (p.cmd !== 'connack') return done({ ok: false, detail: `${p.cmd} instead of CONNACK` });
@@ -79,22 +88,20 @@ export class MqttSession {
         session.waiters.clear();
         if (!connected) done({ ok: false, detail: 'closed without CONNACK' });
       });
-      socket.on('connect', () => {
-        const connect: Packet = {
-          cmd: 'connect',
-          protocolId: 'MQTT',
-          protocolVersion: version,
-          clean: true,
-          clientId: opts.clientId,
-          keepalive: 60,
-          ...(opts.username !== undefined ? { username: opts.username } : {}),
-          ...(opts.password !== undefined ? { password: Buffer.from(opts.password) } : {}),
-          ...(opts.will ? { will: { topic: opts.will.topic, payload: opts.will.payload, qos: 0, retain: opts.will.retain ?? false } } : {}),
-        };
-        const will = opts.will ? ` will ${opts.will.topic}` : '';
-        io.transcript.record({ dir: 'sent', peer: io.peer, decoded: `${label}: CONNECT user ${opts.username ?? '(none)'}${will}` });
-        socket.write(mqttPacket.generate(connect, { protocolVersion: version }));
-      });
+      const connect: Packet = {
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: version,
+        clean: true,
+        clientId: opts.clientId,
+        keepalive: 60,
+        ...(opts.username !== undefined ? { username: opts.username } : {}),
+        ...(opts.password !== undefined ? { password: Buffer.from(opts.password) } : {}),
+        ...(opts.will ? { will: { topic: opts.will.topic, payload: opts.will.payload, qos: 0, retain: opts.will.retain ?? false } } : {}),
+      };
+      const will = opts.will ? ` will ${opts.will.topic}` : '';
+      io.transcript.record({ dir: 'sent', peer: io.peer, decoded: `${label}: CONNECT user ${opts.username ?? '(none)'}${will}` });
+      socket.write(mqttPacket.generate(connect, { protocolVersion: version }));
     });
   }
 
