@@ -14,8 +14,9 @@
 // small machine (P-256: well under 1 ms). forge still fills in the names and
 // extensions and does the DER encoding; node:crypto signs.
 //
-// Listener options: hardened (minimum TLS 1.2, Node's default cipher list),
-// or legacy, which also accepts TLS 1.0 and 1.1: minVersion TLSv1 and OpenSSL
+// Listener options: hardened (minimum TLS 1.2, Node's default cipher list
+// without the SHA-1 MAC suites: its HIGH still holds ECDHE-ECDSA-AES*-SHA,
+// CBC with HMAC-SHA1, which transport.tls rightly reports), or legacy, which also accepts TLS 1.0 and 1.1: minVersion TLSv1 and OpenSSL
 // security level 0, without which OpenSSL 3 has no signature algorithm for
 // those versions' handshakes (SHA-1, MD5+SHA-1) and fails them.
 
@@ -23,13 +24,15 @@ import { createHash, generateKeyPair, sign, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import type { TlsOptions } from 'node:tls';
+import { DEFAULT_CIPHERS, type TlsOptions } from 'node:tls';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 
 export const DEVICE_CA_FILE = 'device-ca.pem';
 /** The cipher string of the legacy listeners (and of a client that wants TLS 1.0 or 1.1 from them). */
 export const LEGACY_CIPHERS = 'DEFAULT:@SECLEVEL=0';
+/** The hardened listeners' cipher list: Node's defaults less the CBC suites with a SHA-1 MAC (TLS 1.3 suites are configured apart). */
+export const HARDENED_CIPHERS = `${DEFAULT_CIPHERS}:!SHA1`;
 /** A connection that has not finished its handshake by then is dropped. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Both certificates: valid from one day before the unit starts, for this long. */
@@ -177,7 +180,7 @@ export function serverTlsOptions(material: DeviceTls, legacy: boolean): TlsOptio
     key: material.keyPem,
     cert: material.certPem,
     minVersion: legacy ? 'TLSv1' : 'TLSv1.2',
-    ...(legacy ? { ciphers: LEGACY_CIPHERS } : {}),
+    ciphers: legacy ? LEGACY_CIPHERS : HARDENED_CIPHERS,
     handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
   };
 }
