@@ -57,7 +57,7 @@ afterEach(async () => {
 describe.skipIf(!interop.coapServerOpenssl)('libcoap coap-server-openssl interop: DTLS checks', () => {
   it('(a) the example key secretPSK (hint CoAP) is reported as a default credential; the rest of its DTLS is sound', async () => {
     server = await startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key: 'secretPSK', hint: 'CoAP' } });
-    const run = await runAgainst(libcoapTarget(server, 'secretPSK'), { only: ONLY, numRuns: 20, timeMs: 15_000, ioTimeoutMs: 600 });
+    const run = await runAgainst(libcoapTarget(server, 'secretPSK'), { only: ONLY, numRuns: 20, timeMs: 30_000, ioTimeoutMs: 1000 });
     const table = verdictTable(run.results);
     const dc = run.byId.get('auth.default-credentials@coaps')!;
     expect(dc.verdict, table).toBe('fail');
@@ -70,7 +70,7 @@ describe.skipIf(!interop.coapServerOpenssl)('libcoap coap-server-openssl interop
   it('(b) a random per-unit key: every DTLS check passes (no false findings)', async () => {
     const key = randomBytes(12).toString('base64url');
     server = await startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key, hint: '' } });
-    const run = await runAgainst(libcoapTarget(server, key), { only: ONLY, numRuns: 20, timeMs: 15_000, ioTimeoutMs: 600 });
+    const run = await runAgainst(libcoapTarget(server, key), { only: ONLY, numRuns: 20, timeMs: 30_000, ioTimeoutMs: 1000 });
     const table = verdictTable(run.results);
     for (const id of ONLY) expect(run.byId.get(id)?.verdict, `${id}\n${table}`).toBe('pass');
   }, 120_000);
@@ -82,7 +82,7 @@ describe.skipIf(!interop.coapServerOpenssl)('libcoap coap-server-openssl interop
     // hint_to_match,identity_to_match,use_key (empty hint: any)
     writeFileSync(idFile, `,lab-client,${own}\n`);
     server = await startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key: randomBytes(12).toString('base64url'), hint: '', idFile } });
-    const run = await runAgainst(libcoapTarget(server, own), { only: ONLY, numRuns: 20, timeMs: 15_000, ioTimeoutMs: 600 });
+    const run = await runAgainst(libcoapTarget(server, own), { only: ONLY, numRuns: 20, timeMs: 30_000, ioTimeoutMs: 1000 });
     const table = verdictTable(run.results);
     for (const id of ONLY) expect(run.byId.get(id)?.verdict, `${id}\n${table}`).toBe('pass');
   }, 120_000);
