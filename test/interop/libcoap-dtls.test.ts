@@ -13,21 +13,9 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { startLibcoap, type LibcoapHandle } from '../../targets/interop/libcoap.js';
 import { runAgainst, verdictTable } from '../support/run-target.js';
+import { LIBCOAP_SUITES } from '../support/libcoap.js';
 
 const interop = inject('interop');
-
-const LIBCOAP_SUITES = [
-  'TLS_PSK_WITH_AES_128_GCM_SHA256',
-  'TLS_PSK_WITH_AES_256_GCM_SHA384',
-  'TLS_PSK_WITH_ARIA_128_GCM_SHA256',
-  'TLS_PSK_WITH_ARIA_256_GCM_SHA384',
-  'TLS_PSK_WITH_AES_128_CCM',
-  'TLS_PSK_WITH_AES_256_CCM',
-  'TLS_PSK_WITH_AES_128_CCM_8',
-  'TLS_PSK_WITH_AES_256_CCM_8',
-  'TLS_PSK_WITH_CHACHA20_POLY1305_SHA256',
-  'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256',
-];
 
 const ONLY = ['transport.dtls-handshake@coaps', 'auth.default-credentials@coaps', 'transport.dtls-replay@coaps', 'transport.dtls-robustness@coaps'];
 

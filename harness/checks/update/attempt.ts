@@ -14,12 +14,13 @@
 // longer tell the next install from a refusal.
 
 import { readFileSync, statSync } from 'node:fs';
-import type { CheckContext, CheckOutcome, Evidence, FindingDraft, Interface, Severity, Target, TranscriptEntry, UpdateDeclaration, UpdatePath } from '../../model/index.js';
+import type { Check, CheckContext, CheckOutcome, Evidence, FindingDraft, Interface, Severity, Target, TranscriptEntry, UpdateDeclaration, UpdatePath } from '../../model/index.js';
 import { readVersion, resetFirmware, settleVersion, type CoapBlockOutcome, type PullOutcome, type VersionRead } from '../../core/update-control.js';
 import type { Io } from '../../protocols/common/io.js';
 import type { HttpOutcome } from '../../protocols/http/exchange.js';
 import type { CutUploadOutcome } from '../../protocols/http/cut-upload.js';
 import { ioOf } from '../io.js';
+import { requirementsOf } from '../requirements.js';
 import { layoutMismatch } from './layout.js';
 
 /** Largest image file the checks read (the declared images; generated ones are bounded separately). */
@@ -42,6 +43,16 @@ export function pathsOn(target: Target, iface: Interface): UpdatePath[] {
 export function carriesUpdate(target: Target, iface: Interface): boolean {
   return !target.declaration.update || pathsOn(target, iface).length > 0;
 }
+
+/** The descriptor fields most update checks share (C10 on every update path, run in the update phase). */
+export const UPDATE_CHECK = {
+  catalog: ['C10'],
+  requirements: requirementsOf('C10'),
+  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
+  phase: 'update',
+  relevant: carriesUpdate,
+  applies: (target: Target, iface: Interface) => updateApplies(target, iface),
+} as const satisfies Partial<Check>;
 
 /** Common applies(): an update declaration, a path on this interface, then the check's own need. */
 export function updateApplies(target: Target, iface: Interface, need?: (u: UpdateDeclaration) => string | undefined): string | undefined {

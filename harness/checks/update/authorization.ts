@@ -6,8 +6,7 @@
 
 import type { Check, CheckContext, CheckOutcome, Target, UpdatePath } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
-import { requirementsOf } from '../requirements.js';
-import { carriesUpdate, beginWithNewerImage, pathLabel, pathsOn, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { UPDATE_CHECK, beginWithNewerImage, pathLabel, pathsOn, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
 
 /** Who must not install through `path`: nobody (null), then principals whose role differs from the installer's. */
 export function outsiders(target: Target, path: UpdatePath): (string | null)[] {
@@ -19,14 +18,10 @@ export function outsiders(target: Target, path: UpdatePath): (string | null)[] {
 export const updateAuthorization: Check = {
   id: 'update.authorization',
   title: 'Only the declared installer can push an image',
-  catalog: ['C10'],
-  requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
-  phase: 'update',
+  ...UPDATE_CHECK,
   severity: 'critical',
   remedy: 'Require an authenticated session with the installer role on every update route, checked before the body is accepted.',
   timeoutMs: 180_000,
-  relevant: carriesUpdate,
   applies: (target, iface) =>
     updateApplies(target, iface, () => (pathsOn(target, iface).some((p) => p.as !== undefined) ? undefined : `no update path over ${iface.id} declares its installer (as)`)),
   async run(ctx: CheckContext): Promise<CheckOutcome> {

@@ -11,8 +11,7 @@
 import type { Check, CheckContext, CheckOutcome, HttpInterface } from '../../model/index.js';
 import { deliver, sessionFor } from '../../core/update-control.js';
 import { cutUpload } from '../../protocols/http/cut-upload.js';
-import { requirementsOf } from '../requirements.js';
-import { carriesUpdate, beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { UPDATE_CHECK, beginWithNewerImage, pathLabel, principalLabel, runAttempts, type PlannedAttempt } from './attempt.js';
 
 /** Where uploads are cut: half way and after 128 bytes, each strictly inside the image. */
 export function cutPoints(length: number): number[] {
@@ -28,15 +27,10 @@ export function blockCuts(length: number, blockSize: number): number[] {
 export const updateInterrupted: Check = {
   id: 'update.interrupted',
   title: 'An interrupted upload leaves the running firmware in place',
-  catalog: ['C10'],
-  requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
-  phase: 'update',
+  ...UPDATE_CHECK,
   severity: 'high',
   remedy: 'Receive into a separate slot (A/B or staging) and switch only after the whole image verified; never overwrite the running image while receiving.',
   timeoutMs: 180_000,
-  relevant: carriesUpdate,
-  applies: (target, iface) => updateApplies(target, iface),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;
     const begun = await beginWithNewerImage(ctx);

@@ -3,20 +3,15 @@
 
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
-import { requirementsOf } from '../requirements.js';
-import { carriesUpdate, beginUpdateCheck, loadImage, pathLabel, principalLabel, runAttempts, updateApplies } from './attempt.js';
+import { UPDATE_CHECK, beginUpdateCheck, loadImage, pathLabel, principalLabel, runAttempts, updateApplies } from './attempt.js';
 
 export const updateRollback: Check = {
   id: 'update.rollback',
   title: 'An older validly signed image is refused (no rollback)',
-  catalog: ['C10'],
-  requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
-  phase: 'update',
+  ...UPDATE_CHECK,
   severity: 'high',
   remedy: 'Refuse images whose version is below the running one (anti-rollback counter), unless an authorised rollback is explicitly requested.',
   timeoutMs: 120_000,
-  relevant: carriesUpdate,
   applies: (target, iface) => updateApplies(target, iface, (u) => (u.images.older ? undefined : 'no older image declared (declaration.update.images.older)')),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;

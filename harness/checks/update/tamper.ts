@@ -21,8 +21,7 @@ import fc from 'fast-check';
 import type { Check, CheckContext, CheckOutcome, ImageLayout, UpdatePath } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
 import { propertyBounds } from '../io.js';
-import { requirementsOf } from '../requirements.js';
-import { carriesUpdate, attempt, beginWithNewerImage, findingOf, judge, pathLabel, restoreBaseline, updateApplies, type AttemptResult } from './attempt.js';
+import { UPDATE_CHECK, attempt, beginWithNewerImage, findingOf, judge, pathLabel, restoreBaseline, type AttemptResult } from './attempt.js';
 import { applyMutation, describeMutation, recomputeDigests, resolveRange, signatureSpan, type MutationKind } from './layout.js';
 
 export type RegionName = 'payload' | 'manifest' | 'signature' | 'image';
@@ -92,15 +91,10 @@ const is2xx = (s: number | undefined) => s !== undefined && s >= 200 && s <= 299
 export const updateTamper: Check = {
   id: 'update.tamper',
   title: 'A tampered image is refused, wherever the change is (property)',
-  catalog: ['C10'],
-  requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
-  phase: 'update',
+  ...UPDATE_CHECK,
   severity: 'critical',
   remedy: 'Verify a signature over the whole image (manifest and payload) and the payload digest against the signed manifest, before installing anything.',
   timeoutMs: 300_000,
-  relevant: carriesUpdate,
-  applies: (target, iface) => updateApplies(target, iface),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;
     const begun = await beginWithNewerImage(ctx);

@@ -6,8 +6,7 @@
 
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
-import { requirementsOf } from '../requirements.js';
-import { carriesUpdate, beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { UPDATE_CHECK, beginWithNewerImage, pathLabel, principalLabel, runAttempts, type PlannedAttempt } from './attempt.js';
 
 export const OVERSIZE_CAP_BYTES = 16 * 1024 * 1024;
 const PAD_WHEN_UNDECLARED = 1024 * 1024;
@@ -33,15 +32,10 @@ export function sizeVariants(image: Buffer, maxImageBytes: number | undefined): 
 export const updateTruncatedOversized: Check = {
   id: 'update.truncated-oversized',
   title: 'Truncated and oversized images are refused and the device keeps running',
-  catalog: ['C10'],
-  requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
-  phase: 'update',
+  ...UPDATE_CHECK,
   severity: 'high',
   remedy: 'Check the received length against the manifest and a size limit before writing; verify the whole image before switching to it.',
   timeoutMs: 180_000,
-  relevant: carriesUpdate,
-  applies: (target, iface) => updateApplies(target, iface),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;
     const begun = await beginWithNewerImage(ctx);

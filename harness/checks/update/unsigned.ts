@@ -5,21 +5,16 @@
 
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
-import { requirementsOf } from '../requirements.js';
-import { carriesUpdate, beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { UPDATE_CHECK, beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
 import { cutSignature, stripSignature } from './layout.js';
 
 export const updateUnsigned: Check = {
   id: 'update.unsigned',
   title: 'An image without a valid signature (zeroed or cut off) is refused',
-  catalog: ['C10'],
-  requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
-  phase: 'update',
+  ...UPDATE_CHECK,
   severity: 'critical',
   remedy: 'Verify the image signature against the vendor key before installing; treat a missing or all-zero signature as invalid.',
   timeoutMs: 180_000,
-  relevant: carriesUpdate,
   applies: (target, iface) => updateApplies(target, iface, (u) => (u.layout?.signature ? undefined : 'no signature field declared (declaration.update.layout.signature)')),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
     const u = ctx.target.declaration.update!;

@@ -5,21 +5,16 @@
 
 import type { Check, CheckContext, CheckOutcome } from '../../model/index.js';
 import { deliver } from '../../core/update-control.js';
-import { requirementsOf } from '../requirements.js';
-import { carriesUpdate, beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies } from './attempt.js';
+import { UPDATE_CHECK, beginWithNewerImage, pathLabel, principalLabel, runAttempts, updateApplies } from './attempt.js';
 import { resignEd25519 } from './layout.js';
 
 export const updateWrongSigner: Check = {
   id: 'update.wrong-signer',
   title: 'An image signed by another key is refused',
-  catalog: ['C10'],
-  requirements: requirementsOf('C10'),
-  protocols: ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps'],
-  phase: 'update',
+  ...UPDATE_CHECK,
   severity: 'critical',
   remedy: 'Verify the signature against the vendor key pinned in the device (not a key the image carries), over the whole image.',
   timeoutMs: 180_000,
-  relevant: carriesUpdate,
   applies: (target, iface) =>
     updateApplies(target, iface, (u) => {
       if (!u.layout?.signature) return 'no signature field declared (declaration.update.layout.signature)';

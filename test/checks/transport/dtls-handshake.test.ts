@@ -27,6 +27,7 @@ import { startLibcoap, type LibcoapHandle } from '../../../targets/interop/libco
 import { startReferenceDevice, type Flaw, type RunningDevice } from '../../../targets/reference-device/index.js';
 import { closeFakes, closedPort, contextFor, targetOf, udpServer, type UdpHandler } from '../access/fakes.js';
 import { runAgainst } from '../../support/run-target.js';
+import { LIBCOAP_SUITES } from '../../support/libcoap.js';
 
 const ID = 'transport.dtls-handshake@coaps';
 const DECLARED = ['TLS_PSK_WITH_AES_128_CCM_8', 'TLS_PSK_WITH_AES_128_GCM_SHA256'];
@@ -291,20 +292,6 @@ describe('transport.dtls-handshake on a server that refuses everything at once',
     expect(findings(r)).toEqual(DECLARED.map((n) => [`declared suite ${n} refused (alert fatal handshake_failure(40))`, 'low']));
   });
 });
-
-/** What libcoap 4.3.1's coap-server-openssl (Debian, OpenSSL 3) selects when offered a suite alone, found with helloProbe over the whole table. */
-const LIBCOAP_SUITES = [
-  'TLS_PSK_WITH_AES_128_GCM_SHA256',
-  'TLS_PSK_WITH_AES_256_GCM_SHA384',
-  'TLS_PSK_WITH_ARIA_128_GCM_SHA256',
-  'TLS_PSK_WITH_ARIA_256_GCM_SHA384',
-  'TLS_PSK_WITH_AES_128_CCM',
-  'TLS_PSK_WITH_AES_256_CCM',
-  'TLS_PSK_WITH_AES_128_CCM_8',
-  'TLS_PSK_WITH_AES_256_CCM_8',
-  'TLS_PSK_WITH_CHACHA20_POLY1305_SHA256',
-  'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256',
-];
 
 describe.skipIf(!interop.coapServerOpenssl)('transport.dtls-handshake on libcoap (coap-server-openssl)', () => {
   async function libcoap(): Promise<{ port: number; target: (suites: string[]) => TargetFileInput }> {
