@@ -11,7 +11,8 @@ import { openUdpChannel, type ChannelOpen } from '../protocols/common/channel.js
 import type { Io } from '../protocols/common/io.js';
 import { blockUpload, blockUploadText } from '../protocols/coap/blockwise.js';
 import { isSuccess } from '../protocols/coap/exchange.js';
-import { openDtlsChannel } from '../protocols/dtls/client.js';
+import { openDtlsChannel, pskCredential } from '../protocols/dtls/client.js';
+import type { CutUploadOutcome } from '../protocols/http/cut-upload.js';
 import { httpExchange, type HttpOutcome } from '../protocols/http/exchange.js';
 import { startImageServer, type ImageServer, type TlsOutcome } from '../protocols/http/image-server.js';
 import { httpLogin, jsonPath } from '../protocols/http/login.js';
@@ -269,7 +270,7 @@ async function coapBlock(target: Target, path: CoapBlockPath, image: Buffer, io:
     const p = target.principals.find((x) => x.name === principal);
     if (!p) return { kind: 'no-session', detail: `no principal named "${principal}"` };
     if (!p.psk) return { kind: 'no-session', detail: `${principal} has no PSK for ${iface.id}` };
-    opened = await openDtlsChannel(iface, { identity: p.psk.identity, key: Buffer.from(p.psk.keyHex, 'hex') }, io);
+    opened = await openDtlsChannel(iface, pskCredential(p.psk), io);
     over = `DTLS on ${iface.id} as ${p.psk.identity}`;
   }
   if (opened.kind !== 'open') {
@@ -298,18 +299,35 @@ async function coapBlock(target: Target, path: CoapBlockPath, image: Buffer, io:
   }
 }
 
-/** One line for a delivery outcome, as the positive control and the checks print it. */
-export function deliveryText(o: DeliverOutcome): string {
+/** Every way a delivery can end: deliver()'s outcomes, and a cut HTTP upload's. */
+export type Delivery = DeliverOutcome | CutUploadOutcome;
+
+/**
+ * How the device took a delivery, as the positive control and the checks
+ * print it; `status` the HTTP status when there was one; `refused` when the
+ * device said no as finally as an error status does.
+ */
+export function describeDelivery(o: Delivery): { text: string; status?: number; refused?: boolean } {
   switch (o.kind) {
-    case 'response':
-      return `answered ${o.status}`;
     case 'pulled':
+      // Not fetched: the device holds no image to install (the server is closed), as final as an error status.
+      return { text: o.detail, refused: !o.fetched };
     case 'coap-block':
-      return o.detail;
+      // An error code or a refused session is as final as an HTTP error status.
+      return { text: o.detail, refused: o.refused };
+    case 'response':
+      return { text: `answered ${o.status}`, status: o.status };
+    case 'timeout':
+      return { text: 'no reply in time' };
+    case 'unreachable':
+      return { text: `no reply (${o.error})` };
     case 'no-session':
-      return `no session: ${o.detail}`;
-    default:
-      return o.kind;
+      return { text: `no session: ${o.detail}` };
+    case 'cut': {
+      const code = o.reply ? /^HTTP\/\S+\s+(\d{3})/.exec(o.reply)?.[1] : undefined;
+      const status = code === undefined ? undefined : Number(code);
+      return { text: `cut after ${o.sent} of ${o.of} bytes${o.reply ? ` (it had answered ${status ?? o.reply})` : ''}`, ...(status !== undefined ? { status } : {}) };
+    }
   }
 }
 
@@ -334,7 +352,7 @@ export async function updatePositiveControl(target: Target, io: Io, sleep: (ms: 
   const image = readFileSync(u.images.newer.file);
   const r = await deliver(target, path, image, io);
   if (r.kind === 'no-session') return { kind: 'failed', detail: r.detail };
-  const status = deliveryText(r);
+  const status = describeDelivery(r).text;
   const v = await settleVersion(target, io, sleep, (x) => x.kind === 'version' && x.version === u.images.newer.version);
   if (v.kind === 'version' && v.version === u.images.newer.version) {
     return { kind: 'done', detail: `the valid newer image ${u.images.newer.version} installed through ${path.id} (${status})` };

@@ -8,12 +8,12 @@
 // On coaps a credential is a DTLS PSK (identity, key) and "granted" means the
 // DTLS 1.2 handshake completed; see checkPsk below.
 
-import type { Check, CheckContext, CheckOutcome, CoapInterface, FindingDraft, Principal, TranscriptSink } from '../../model/index.js';
+import type { Check, CheckContext, CheckOutcome, CoapInterface, FindingDraft, TranscriptSink } from '../../model/index.js';
 import { requirementsOf } from '../requirements.js';
 import { ioOf } from '../io.js';
 import { credentialsApply, printable, protocolLabel, tryCredential, type Attempt } from './credential-attempt.js';
 import { TranscriptRecorder } from '../../core/transcript.js';
-import { openDtlsChannel } from '../../protocols/dtls/client.js';
+import { openDtlsChannel, pskCredential, pskPrincipals, type PskPrincipal } from '../../protocols/dtls/client.js';
 import { DEFAULT_DICTIONARY, DTLS_PSK_DICTIONARY, loadDictionary, loadPskDictionary, type DictionaryEntry, type PskDictionaryEntry } from './dictionary.js';
 import { positiveControl } from './positive-control.js';
 
@@ -90,8 +90,8 @@ export const defaultCredentials: Check = {
 // ---- coaps: DTLS pre-shared keys ----------------------------------------
 
 /** The principal whose PSK is the positive control: the first admin with one, else the first with one. */
-function pskPrincipal(ctx: CheckContext): (Principal & { readonly psk: NonNullable<Principal['psk']> }) | undefined {
-  const withPsk = ctx.target.principals.filter((p): p is Principal & { psk: NonNullable<Principal['psk']> } => p.psk !== undefined);
+function pskPrincipal(ctx: CheckContext): PskPrincipal | undefined {
+  const withPsk = pskPrincipals(ctx.target.principals);
   return withPsk.find((p) => p.role === 'admin') ?? withPsk[0];
 }
 
@@ -135,7 +135,7 @@ async function checkPsk(ctx: CheckContext): Promise<CheckOutcome> {
   const principal = pskPrincipal(ctx);
   const control = async (): Promise<Attempt | undefined> => {
     if (!principal) return undefined;
-    const a = await tryPsk(ctx, principal.psk.identity, Buffer.from(principal.psk.keyHex, 'hex'), ctx.transcript, () => ctx.signal.aborted);
+    const a = await tryPsk(ctx, principal.psk.identity, pskCredential(principal.psk).key, ctx.transcript, () => ctx.signal.aborted);
     return a ?? { kind: 'no-answer', detail: 'aborted' };
   };
   const before = await control();
@@ -153,7 +153,7 @@ async function checkPsk(ctx: CheckContext): Promise<CheckOutcome> {
 
   // The lab's own credentials are not defaults, even when a line of the corpus matches one.
   const own = (e: PskDictionaryEntry) =>
-    ctx.target.principals.some((p) => p.psk !== undefined && p.psk.identity === e.identity && Buffer.from(p.psk.keyHex, 'hex').equals(e.key));
+    ctx.target.principals.some((p) => p.psk !== undefined && p.psk.identity === e.identity && pskCredential(p.psk).key.equals(e.key));
   const dictionary = loadPskDictionary(ctx.target.declaration.identity);
   const entries = dictionary.filter((e) => !own(e));
   const skippedOwn = dictionary.length - entries.length;
@@ -217,6 +217,9 @@ async function checkPsk(ctx: CheckContext): Promise<CheckOutcome> {
       cases: tried,
       evidence: { observed: counts, source, transcript: ctx.transcript.take() },
     };
+  }
+  if (tried === 0) {
+    return { verdict: 'inconclusive', reason: `no dictionary PSK was tried${ownNote}`, findings: [], cases: 0, evidence: { observed: 'nothing tried', source, transcript: ctx.transcript.take() } };
   }
   if (!principal && silent > tried / 2) {
     return {

@@ -23,7 +23,7 @@ import { parse as parseCoap } from 'coap-packet';
 import type { Check, CheckContext, CheckOutcome, CoapInterface, Evidence, Principal } from '../../model/index.js';
 import { hexOf, printable, type Io } from '../../protocols/common/io.js';
 import { codeName, coapExchangeOn } from '../../protocols/coap/exchange.js';
-import { openDtlsChannel } from '../../protocols/dtls/client.js';
+import { openDtlsChannel, pskCredential, pskPrincipals, type PskPrincipal } from '../../protocols/dtls/client.js';
 import { ContentType, parseRecords } from '../../protocols/dtls/codec.js';
 import { startDtlsRelay, type DtlsRelay, type RelayedDatagram } from '../../protocols/dtls/relay.js';
 import { ioOf } from '../io.js';
@@ -36,8 +36,8 @@ const DECLARED = 'RFC 6347 4.1.2.6: a duplicate record is discarded silently (re
 const SOURCE = 'transport.dtls-replay: exact copy of the request record, sent again through a relay';
 
 /** The first principal with a DTLS PSK: the session the replay needs. */
-export function pskPrincipal(principals: readonly Principal[]): (Principal & { readonly psk: NonNullable<Principal['psk']> }) | undefined {
-  return principals.find((p): p is Principal & { readonly psk: NonNullable<Principal['psk']> } => p.psk !== undefined);
+export function pskPrincipal(principals: readonly Principal[]): PskPrincipal | undefined {
+  return pskPrincipals(principals)[0];
 }
 
 /** Whether a datagram carries an encrypted application_data record (epoch > 0, content type 23). */
@@ -81,7 +81,7 @@ async function replayThrough(ctx: CheckContext, io: Io, relay: DtlsRelay, psk: N
   const evidence = (observed: string): Evidence => ({ observed, declared: DECLARED, source: SOURCE, transcript: ctx.transcript.entries() });
   const inconclusive = (reason: string): CheckOutcome => ({ verdict: 'inconclusive', reason, findings: [], evidence: evidence(reason) });
 
-  const opened = await openDtlsChannel(relay.endpoint, { identity: psk.identity, key: Buffer.from(psk.keyHex, 'hex') }, relay.clientIo(io));
+  const opened = await openDtlsChannel(relay.endpoint, pskCredential(psk), relay.clientIo(io));
   if (opened.kind !== 'open') return inconclusive(`no DTLS session as ${psk.identity} through the relay: ${opened.detail}`);
   const channel = opened.channel;
   try {
@@ -121,7 +121,11 @@ async function replayThrough(ctx: CheckContext, io: Io, relay: DtlsRelay, psk: N
     });
     const answers: { copy: number; d: RelayedDatagram }[] = [];
     let copy = 0;
-    const offDevice = relay.onDeviceDatagram((d) => answers.push({ copy, d }));
+    // Only application data shows the copy was processed; an alert or a stray
+    // handshake retransmission does not (it stays in the transcript).
+    const offDevice = relay.onDeviceDatagram((d) => {
+      if (carriesApplicationData(d.bytes) !== undefined) answers.push({ copy, d });
+    });
     try {
       for (copy = 1; copy <= COPIES; copy++) {
         if (ctx.signal.aborted) return inconclusive('interrupted');

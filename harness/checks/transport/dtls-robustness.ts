@@ -27,7 +27,7 @@ import type { Check, CheckContext, CheckOutcome, CoapInterface, Endpoint, Princi
 import { TranscriptRecorder } from '../../core/transcript.js';
 import { hexOf, type Io } from '../../protocols/common/io.js';
 import { clientHelloArb, hostileDatagramArb } from '../../protocols/dtls/arbitraries.js';
-import { openDtlsChannel, type PskCredential } from '../../protocols/dtls/client.js';
+import { openDtlsChannel, pskCredential, pskPrincipals, type PskCredential } from '../../protocols/dtls/client.js';
 import {
   ContentType,
   DTLS1_2,
@@ -365,8 +365,8 @@ async function waitForReturn(ctx: CheckContext, check: () => Promise<Liveness>, 
 // ---------------------------------------------------------------- the check
 
 export function pskOf(principals: readonly Principal[]): PskCredential | undefined {
-  const p = principals.find((x) => x.psk !== undefined);
-  return p?.psk && { identity: p.psk.identity, key: Buffer.from(p.psk.keyHex, 'hex') };
+  const p = pskPrincipals(principals)[0];
+  return p && pskCredential(p.psk);
 }
 
 export const dtlsRobustness: Check = {

@@ -15,10 +15,8 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import type { Check, CheckContext, CheckOutcome, Evidence, FindingDraft, Interface, Severity, Target, TranscriptEntry, UpdateDeclaration, UpdatePath } from '../../model/index.js';
-import { readVersion, resetFirmware, settleVersion, type CoapBlockOutcome, type PullOutcome, type VersionRead } from '../../core/update-control.js';
+import { describeDelivery, readVersion, resetFirmware, settleVersion, type Delivery, type VersionRead } from '../../core/update-control.js';
 import type { Io } from '../../protocols/common/io.js';
-import type { HttpOutcome } from '../../protocols/http/exchange.js';
-import type { CutUploadOutcome } from '../../protocols/http/cut-upload.js';
 import { ioOf } from '../io.js';
 import { requirementsOf } from '../requirements.js';
 import { layoutMismatch } from './layout.js';
@@ -125,7 +123,7 @@ export function loadImage(file: string, layout: UpdateDeclaration['layout'], wha
   return { image };
 }
 
-export type Delivery = HttpOutcome | CutUploadOutcome | PullOutcome | CoapBlockOutcome | { readonly kind: 'no-session'; readonly detail: string };
+export type { Delivery } from '../../core/update-control.js';
 
 export type AttemptVerdict = 'refused' | 'installed' | 'dead' | 'no-session';
 
@@ -142,30 +140,6 @@ export interface AttemptResult {
   readonly transcript: readonly TranscriptEntry[];
   /** Whether the refusal was taken from an error status (or a pull the device did not fetch) plus one version read (no install-time wait). */
   readonly quick: boolean;
-}
-
-function describeDelivery(o: Delivery): { text: string; status?: number; refused?: boolean } {
-  switch (o.kind) {
-    case 'pulled':
-      // Not fetched: the device holds no image to install (the server is closed), as final as an error status.
-      return { text: o.detail, refused: !o.fetched };
-    case 'coap-block':
-      // An error code or a refused session is as final as an HTTP error status.
-      return { text: o.detail, refused: o.refused };
-    case 'response':
-      return { text: `answered ${o.status}`, status: o.status };
-    case 'timeout':
-      return { text: 'no reply in time' };
-    case 'unreachable':
-      return { text: `no reply (${o.error})` };
-    case 'no-session':
-      return { text: `no session: ${o.detail}` };
-    case 'cut': {
-      const code = o.reply ? /^HTTP\/\S+\s+(\d{3})/.exec(o.reply)?.[1] : undefined;
-      const status = code === undefined ? undefined : Number(code);
-      return { text: `cut after ${o.sent} of ${o.of} bytes${o.reply ? ` (it had answered ${status ?? o.reply})` : ''}`, ...(status !== undefined ? { status } : {}) };
-    }
-  }
 }
 
 const versionText = (v: VersionRead) => (v.kind === 'version' ? `version ${v.version}` : `version unreadable (${v.detail})`);

@@ -25,7 +25,6 @@ export const updateAuthorization: Check = {
   applies: (target, iface) =>
     updateApplies(target, iface, () => (pathsOn(target, iface).some((p) => p.as !== undefined) ? undefined : `no update path over ${iface.id} declares its installer (as)`)),
   async run(ctx: CheckContext): Promise<CheckOutcome> {
-    const u = ctx.target.declaration.update!;
     const begun = await beginWithNewerImage(ctx);
     if (begun.kind === 'stop') return begun.outcome;
     const { setup, image: newer } = begun;

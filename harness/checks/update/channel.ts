@@ -13,7 +13,7 @@
 import type { Check, CheckContext, CheckOutcome, PullPath } from '../../model/index.js';
 import { deliver, type ServeCert } from '../../core/update-control.js';
 import { requirementsOf } from '../requirements.js';
-import { carriesUpdate, beginWithNewerImage, pathLabel, pathsOn, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
+import { UPDATE_CHECK, beginWithNewerImage, pathLabel, pathsOn, principalLabel, runAttempts, updateApplies, type PlannedAttempt } from './attempt.js';
 
 const CASES: readonly { readonly cert: Exclude<ServeCert, 'trusted'>; readonly what: string; readonly needsCa: boolean }[] = [
   { cert: 'self-signed', what: 'a self-signed certificate', needsCa: false },
@@ -29,15 +29,14 @@ export function channelCases(path: PullPath): typeof CASES {
 export const updateChannel: Check = {
   id: 'update.channel',
   title: 'Pulled images are fetched only from an authenticated update server',
+  ...UPDATE_CHECK,
   catalog: ['C07', 'C10'],
   requirements: requirementsOf('C07', 'C10'),
   protocols: ['mqtt', 'mqtts'],
-  phase: 'update',
   severity: 'critical',
   remedy:
     'Fetch updates over TLS with certificate verification on: a pinned vendor CA as the only trust anchor, the host name checked against the certificate, and the validity period enforced.',
   timeoutMs: 180_000,
-  relevant: carriesUpdate,
   applies: (target, iface) =>
     updateApplies(target, iface, () => (pathsOn(target, iface).some((p) => p.kind === 'pull') ? undefined : `no pull update path is triggered over ${iface.id}`)),
   async run(ctx: CheckContext): Promise<CheckOutcome> {

@@ -32,11 +32,10 @@ export const updateInterrupted: Check = {
   remedy: 'Receive into a separate slot (A/B or staging) and switch only after the whole image verified; never overwrite the running image while receiving.',
   timeoutMs: 180_000,
   async run(ctx: CheckContext): Promise<CheckOutcome> {
-    const u = ctx.target.declaration.update!;
     const begun = await beginWithNewerImage(ctx);
     if (begun.kind === 'stop') return begun.outcome;
     const { setup, image: newer } = begun;
-    const iface = ctx.target.interfaces.find((i) => i.id === ctx.iface.id) as HttpInterface;
+    const iface = ctx.iface as HttpInterface;
     const points = cutPoints(newer.length);
     const half = Math.floor(newer.length / 2);
     const planned: PlannedAttempt[] = setup.paths.flatMap((path): PlannedAttempt[] => {

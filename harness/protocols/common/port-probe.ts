@@ -10,6 +10,7 @@ import { createSocket } from 'node:dgram';
 import { randomBytes, randomInt } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import type { Endpoint } from '../../model/index.js';
+import { ContentType, DTLS1_2, ecPointFormats, encodeClientHello, encodeHandshake, encodeRecord, HandshakeType, NamedGroup, SignatureScheme, signatureAlgorithms, supportedGroups } from '../dtls/codec.js';
 import { hexOf, printable, type Io } from './io.js';
 
 export type Transport = 'tcp' | 'udp';
@@ -157,28 +158,17 @@ export function mdnsServicesQuery(id = randomInt(0, 0x10000)): Buffer {
  * [RFC7252 9.1.3] and two common GCM/CBC ones.
  */
 export function dtlsClientHello(random: Buffer = randomBytes(32)): Buffer {
-  const suites = [0xc0a8, 0xc0ae, 0xc02b, 0x00ae];
-  const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
-  const u24 = (n: number) => Buffer.from([(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
-  const ext = (type: number, data: Buffer) => Buffer.concat([u16(type), u16(data.length), data]);
-  const extensions = Buffer.concat([
-    ext(0x000a, Buffer.concat([u16(2), u16(0x0017)])), // supported_groups: secp256r1
-    ext(0x000b, Buffer.from([1, 0])), // ec_point_formats: uncompressed
-    ext(0x000d, Buffer.concat([u16(2), u16(0x0403)])), // signature_algorithms: ecdsa_secp256r1_sha256
-  ]);
-  const body = Buffer.concat([
-    Buffer.from([0xfe, 0xfd]), // client_version DTLS 1.2
+  const body = encodeClientHello({
+    version: DTLS1_2,
     random,
-    Buffer.from([0]), // session_id
-    Buffer.from([0]), // cookie
-    u16(suites.length * 2),
-    ...suites.map(u16),
-    Buffer.from([1, 0]), // compression: null
-    u16(extensions.length),
-    extensions,
-  ]);
-  const handshake = Buffer.concat([Buffer.from([1]), u24(body.length), u16(0), u24(0), u24(body.length), body]);
-  return Buffer.concat([Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0]), u16(handshake.length), handshake]);
+    sessionId: new Uint8Array(0),
+    cookie: new Uint8Array(0),
+    suites: [0xc0a8, 0xc0ae, 0xc02b, 0x00ae],
+    compression: [0],
+    extensions: [supportedGroups([NamedGroup.secp256r1]), ecPointFormats(), signatureAlgorithms([SignatureScheme.ecdsa_secp256r1_sha256])],
+  });
+  const fragment = encodeHandshake({ msgType: HandshakeType.client_hello, messageSeq: 0, body });
+  return Buffer.from(encodeRecord({ type: ContentType.handshake, version: DTLS1_2, epoch: 0, sequence: 0, fragment }));
 }
 
 export function udpProbePayload(kind: UdpProbeKind, host: string, port: number): Buffer {

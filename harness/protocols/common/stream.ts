@@ -221,7 +221,8 @@ function withSecLevel0(ciphers: string): string {
 }
 
 /** Never reject; verify against tls.ca; SNI and the verified name from tls.serverName, else the host. */
-function tlsOptions(ep: Endpoint & { readonly tls?: TlsSettings }, servername: string | undefined): ConnectionOptions {
+/** The harness's TLS client options: never refuse the device's certificate (record what verification says), the declared CA, SNI for names. */
+export function tlsOptions(ep: Endpoint & { readonly tls?: TlsSettings }, servername?: string): ConnectionOptions {
   const name = servername ?? ep.tls?.serverName ?? ep.host;
   return {
     rejectUnauthorized: false,

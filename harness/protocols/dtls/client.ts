@@ -8,7 +8,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dtls } from 'node-dtls-client';
-import type { Endpoint } from '../../model/index.js';
+import type { Endpoint, Principal } from '../../model/index.js';
 import { ChannelBase, type ChannelOpen, type DatagramChannel } from '../common/channel.js';
 import type { Io } from '../common/io.js';
 
@@ -47,6 +47,18 @@ await hashCookielessHellos();
 export interface PskCredential {
   readonly identity: string;
   readonly key: Buffer;
+}
+
+export type PskPrincipal = Principal & { readonly psk: NonNullable<Principal['psk']> };
+
+/** The declared principals that carry a DTLS PSK, in declaration order. */
+export function pskPrincipals(principals: readonly Principal[]): PskPrincipal[] {
+  return principals.filter((p): p is PskPrincipal => p.psk !== undefined);
+}
+
+/** A declared PSK (identity, key as hex) as the client takes it. */
+export function pskCredential(psk: NonNullable<Principal['psk']>): PskCredential {
+  return { identity: psk.identity, key: Buffer.from(psk.keyHex, 'hex') };
 }
 
 /** The suites node-dtls-client offers when the caller names none: the PSK AEAD suites CoAP uses [RFC7252 9.1.3.1]. */

@@ -1,10 +1,10 @@
 // One HTTP request with undici, recorded in the transcript, bounded in time
 // and in how much of the body is kept. Outcomes are data, never exceptions.
 
-import { isIP } from 'node:net';
 import { Client } from 'undici';
 import type { HttpInterface } from '../../model/index.js';
 import { printable, type Io } from '../common/io.js';
+import { tlsOptions } from '../common/stream.js';
 
 export interface HttpRequest {
   readonly method: string;
@@ -29,17 +29,6 @@ const BODY_CAP = 64 * 1024;
 export const originOf = (iface: Pick<HttpInterface, 'protocol' | 'host' | 'port'>) =>
   `${iface.protocol}://${iface.host.includes(':') ? `[${iface.host}]` : iface.host}:${iface.port}`;
 
-/**
- * The device's certificate is never refused (the harness judges the device, it
- * does not trust it; common/stream.ts records what verification says); over
- * https the name sent as SNI is tls.serverName, else the host when not an IP.
- */
-function connectOptions(iface: HttpInterface): { rejectUnauthorized: false; ca?: string; servername?: string } {
-  if (iface.protocol !== 'https') return { rejectUnauthorized: false };
-  const name = iface.tls?.serverName ?? iface.host;
-  return { rejectUnauthorized: false, ...(iface.tls?.caPem ? { ca: iface.tls.caPem } : {}), ...(isIP(name) ? {} : { servername: name }) };
-}
-
 export async function httpExchange(iface: HttpInterface, req: HttpRequest, io: Io): Promise<HttpOutcome> {
   io.scope.assert(iface.host, `http ${io.peer}`);
   const client = new Client(originOf(iface), {
@@ -47,7 +36,8 @@ export async function httpExchange(iface: HttpInterface, req: HttpRequest, io: I
     headersTimeout: io.timeoutMs,
     bodyTimeout: io.timeoutMs,
     pipelining: 0,
-    connect: connectOptions(iface),
+    // Over https the device's certificate is recorded, never refused (common/stream.ts).
+    connect: iface.protocol === 'https' ? tlsOptions(iface) : {},
   });
   const bodyText = req.body === undefined ? '' : ` body "${printable(req.body.toString(), 80)}"`;
   io.transcript.record({ dir: 'sent', peer: io.peer, decoded: `${req.method} ${req.path}${headerText(req.headers)}${bodyText}` });

@@ -9,6 +9,7 @@ import { targetFromObject, type TargetFileInput } from '../../../harness/core/ta
 import { startReferenceDevice, type Flaw, type RunningDevice } from '../../../targets/reference-device/index.js';
 import { closedPort, contextFor } from '../access/fakes.js';
 import { runAgainst, verdictTable } from '../../support/run-target.js';
+import { contextOnClosedCoaps } from './closed-coaps.js';
 
 const devices: RunningDevice[] = [];
 afterEach(async () => {
@@ -64,11 +65,7 @@ describe('transport.dtls-replay', () => {
 
   it('is inconclusive on a closed coaps port (no session to capture from), within the bound', async () => {
     const d = await device([]);
-    const input = d.targetFile();
-    const port = await closedPort('udp');
-    const interfaces = (input.interfaces ?? []).map((i) => (i.id === 'coaps' ? { ...i, url: `coaps://127.0.0.1:${port}` } : i));
-    const target = targetFromObject({ ...input, interfaces } as TargetFileInput, 'test-target');
-    const ctx = { ...contextFor(target, { ioTimeoutMs: 500 }), iface: target.interfaces.find((i) => i.id === 'coaps')! };
+    const ctx = await contextOnClosedCoaps(d);
     const started = Date.now();
     const out = await dtlsReplay.run(ctx);
     expect(out.verdict).toBe('inconclusive');

@@ -30,6 +30,7 @@ import { RESTART_DELAY_MS } from '../../../targets/reference-device/coaps-server
 import { SUITES, startDtlsServer, type RunningDtls } from '../../../targets/reference-device/dtls/server.js';
 import { closedPort, contextFor } from '../access/fakes.js';
 import { runAgainst, verdictTable } from '../../support/run-target.js';
+import { contextOnClosedCoaps } from './closed-coaps.js';
 
 const devices: RunningDevice[] = [];
 const servers: RunningDtls[] = [];
@@ -244,11 +245,7 @@ describe('transport.dtls-robustness error paths', () => {
 
   it('is inconclusive on a closed coaps port, before any case', async () => {
     const d = await device([]);
-    const input = d.targetFile();
-    const port = await closedPort('udp');
-    const interfaces = (input.interfaces ?? []).map((i) => (i.id === 'coaps' ? { ...i, url: `coaps://127.0.0.1:${port}` } : i));
-    const target = targetFromObject({ ...input, interfaces } as TargetFileInput, 'test-target');
-    const ctx = { ...contextFor(target, { ioTimeoutMs: 500 }), iface: target.interfaces.find((i) => i.id === 'coaps')! };
+    const ctx = await contextOnClosedCoaps(d);
     const out = await dtlsRobustness.run(ctx);
     expect(out.verdict).toBe('inconclusive');
     expect(out.reason).toMatch(/^before any case: unreachable/);

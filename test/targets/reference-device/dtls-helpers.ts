@@ -1,14 +1,15 @@
 // DTLS probes for the reference-device suites: a raw ClientHello (cookie
 // round or not, chosen suites), a PSK handshake, a replayed application
-// record through a small relay, and the crafted fragment of the
+// record through the harness's relay, and the crafted fragment of the
 // dtls-crash-fragment flaw. Built on the harness's codec and client.
 
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { TranscriptRecorder } from '../../../harness/core/transcript.js';
 import { coapExchangeOn } from '../../../harness/protocols/coap/exchange.js';
 import type { Io } from '../../../harness/protocols/common/io.js';
 import { ContentType, DTLS1_2, encodeHandshake, encodeRecord, HandshakeType, parseRecords } from '../../../harness/protocols/dtls/codec.js';
 import { openDtlsChannel } from '../../../harness/protocols/dtls/client.js';
+import { startDtlsRelay } from '../../../harness/protocols/dtls/relay.js';
 import { helloProbe, type HelloOutcome } from '../../../harness/protocols/dtls/hello-probe.js';
 import type { RunningDevice } from '../../../targets/reference-device/index.js';
 
@@ -28,50 +29,39 @@ export async function pskHandshake(d: RunningDevice, identity: string, key: Buff
 
 /**
  * Whether the device answers a replayed application record: a session (as the
- * sensor identity) through a relay sends GET /.well-known/core; the relay then
- * sends the request's datagram once more and listens for any answer.
+ * sensor identity) through the harness's relay sends GET /.well-known/core;
+ * the relay then sends the request's datagram once more, with the session
+ * still open, and listens for application data in answer.
  */
 export async function answersReplay(d: RunningDevice): Promise<boolean> {
-  const relay: Socket = createSocket('udp4');
-  await new Promise<void>((r) => relay.bind(0, '127.0.0.1', r));
-  let client: { port: number; address: string } | undefined;
-  const fromClient: Buffer[] = [];
-  let fromDevice = 0;
-  relay.on('message', (m, from) => {
-    if (from.port === d.endpoints.coaps.port) {
-      fromDevice++;
-      if (client) relay.send(m, client.port, client.address);
-    } else {
-      client = { port: from.port, address: from.address };
-      fromClient.push(m);
-      relay.send(m, d.endpoints.coaps.port, d.endpoints.coaps.host);
-    }
-  });
+  const io = dtlsIo(1500);
+  const relay = await startDtlsRelay(d.endpoints.coaps, io);
   try {
-    const o = await openDtlsChannel({ host: '127.0.0.1', port: (relay.address() as { port: number }).port }, { identity: d.credentials.psk.sensor.identity, key: Buffer.from(d.credentials.psk.sensor.keyHex, 'hex') }, dtlsIo(1500));
+    const psk = d.credentials.psk.sensor;
+    const o = await openDtlsChannel(relay.endpoint, { identity: psk.identity, key: Buffer.from(psk.keyHex, 'hex') }, relay.clientIo(io));
     if (o.kind !== 'open') throw new Error(`no session through the relay: ${o.detail}`);
     try {
-      const r = await coapExchangeOn(o.channel, { method: 'GET', path: '/.well-known/core' }, dtlsIo(1500));
+      const r = await coapExchangeOn(o.channel, { method: 'GET', path: '/.well-known/core' }, io);
       if (r.kind !== 'response') throw new Error(`no answer through the relay: ${r.kind}`);
-    } finally {
-      // Leave the session open on the device: close the client side without close_notify reaching it.
-      relay.removeAllListeners('message');
-      relay.on('message', (_m, from) => {
-        if (from.port === d.endpoints.coaps.port) fromDevice++;
+      const isData = (b: Uint8Array) => parseRecords(b).records.some((rec) => rec.type === ContentType.application_data);
+      const request = relay
+        .datagrams()
+        .reverse()
+        .find((x) => x.dir === 'to-device' && isData(x.bytes));
+      if (!request) throw new Error('no application record captured');
+      let answers = 0;
+      const off = relay.onDeviceDatagram((x) => {
+        if (isData(x.bytes)) answers++;
       });
+      await relay.resend(request.bytes);
+      await new Promise((res) => setTimeout(res, 300));
+      off();
+      return answers > 0;
+    } finally {
       await o.channel.close();
     }
-    const request = [...fromClient].reverse().find((m) => {
-      const p = parseRecords(m);
-      return p.records.some((rec) => rec.type === ContentType.application_data);
-    });
-    if (!request) throw new Error('no application record captured');
-    const before = fromDevice;
-    relay.send(request, d.endpoints.coaps.port, d.endpoints.coaps.host);
-    await new Promise((r) => setTimeout(r, 300));
-    return fromDevice > before;
   } finally {
-    relay.close();
+    await relay.close();
   }
 }
 

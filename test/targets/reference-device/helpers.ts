@@ -22,8 +22,15 @@ const nextClientId = (): string => `t${process.pid}-${++clientCounter}`;
 
 /** Sends one CONNECT and resolves with the CONNACK return code (then closes the socket). */
 export function mqttConnack(ep: Endpoint, auth: { username?: string; password?: string } = {}): Promise<number> {
+  return connackOn(tcpConnect(ep.port, ep.host), auth, 'connect');
+}
+
+/**
+ * One MQTT 3.1.1 CONNECT on `socket` (written at once, or on `waitFor` when the
+ * socket is still connecting): the CONNACK return code; the socket is destroyed after.
+ */
+export function connackOn(socket: Socket, auth: { username?: string; password?: string } = {}, waitFor?: 'connect'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = tcpConnect(ep.port, ep.host);
     const parser = mqttParser({ protocolVersion: 4 });
     const timer = setTimeout(() => finish(new Error('no CONNACK within 3 s')), 3000);
     const finish = (result: number | Error): void => {
@@ -39,7 +46,7 @@ export function mqttConnack(ep: Endpoint, auth: { username?: string; password?: 
     socket.on('data', (b) => parser.parse(b));
     socket.on('error', (e) => finish(e));
     socket.on('close', () => finish(new Error('connection closed before CONNACK')));
-    socket.on('connect', () => {
+    const send = () =>
       socket.write(
         mqttGenerate({
           cmd: 'connect',
@@ -52,7 +59,8 @@ export function mqttConnack(ep: Endpoint, auth: { username?: string; password?: 
           ...(auth.password !== undefined ? { password: Buffer.from(auth.password) } : {}),
         }),
       );
-    });
+    if (waitFor) socket.on(waitFor, send);
+    else send();
   });
 }
 

@@ -13,12 +13,11 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { generate as mqttGenerate, parser as mqttParser, type Packet } from 'mqtt-packet';
 import forge from 'node-forge';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReferenceDevice, type DeviceOptions, type RunningDevice } from '../../../targets/reference-device/index.js';
 import { DEVICE_CA_FILE, LEGACY_CIPHERS, writeDeviceTls } from '../../../targets/reference-device/tls.js';
-import { collect, freeTcpPort, http, mqttClient, until, type Endpoint } from './helpers.js';
+import { collect, connackOn, freeTcpPort, http, mqttClient, until, type Endpoint } from './helpers.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -58,33 +57,8 @@ function tlsOpen(d: RunningDevice, ep: Endpoint, extra: ConnectionOptions = {}):
   });
 }
 
-/** One MQTT 3.1.1 CONNECT over a TLS socket: the CONNACK return code. */
-function connack(socket: TLSSocket, auth: { username?: string; password?: string }): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const parser = mqttParser({ protocolVersion: 4 });
-    const timer = setTimeout(() => reject(new Error('no CONNACK within 3 s')), 3000);
-    parser.on('packet', (p: Packet) => {
-      if (p.cmd === 'connack') (clearTimeout(timer), resolve(p.returnCode ?? -1));
-    });
-    socket.on('data', (b: Buffer) => parser.parse(b));
-    socket.once('close', () => (clearTimeout(timer), reject(new Error('connection closed before CONNACK'))));
-    socket.write(
-      mqttGenerate({
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion: 4,
-        clean: true,
-        keepalive: 30,
-        clientId: nextClientId(),
-        ...(auth.username !== undefined ? { username: auth.username } : {}),
-        ...(auth.password !== undefined ? { password: Buffer.from(auth.password) } : {}),
-      }),
-    );
-  });
-}
-
 async function mqttsConnack(d: RunningDevice, auth: { username?: string; password?: string }, extra: ConnectionOptions = {}): Promise<number> {
-  return connack(await tlsOpen(d, d.endpoints.mqtts, extra), auth);
+  return connackOn(await tlsOpen(d, d.endpoints.mqtts, extra), auth);
 }
 
 /** An mqtt.js client over mqtts, trusting the unit's device CA only. */
