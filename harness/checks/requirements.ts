@@ -65,6 +65,15 @@ export const CATALOG: Readonly<Record<string, readonly string[]>> = {
     ...ids(STD.en18031, ['SCM-2', 'SCM-3', 'CRY-1', 'AUM-2']),
     ...ids(STD.cta2088, ['DIT-005', 'DIT-006', 'DIT-007', 'DIT-008', 'CRY-001']),
   ],
+  // No credentials, keys, tokens or personal data in clear.
+  C08: [
+    ...ids(STD.nistir, ['DP-1']),
+    ...ids(STD.en303645, ['5.1-3', '5.5-6', '5.5-7', '5.8-1', '5.8-2']),
+    ...ids(STD.ts103701, ['5.5-6-2', '5.5-7-2', '5.8-1-2', '5.8-2-2']),
+    ...ids(STD.en18031, ['SCM-3']),
+    ...ids(STD.sb327, ['1798.91.04(a)']),
+    ...ids(STD.cta2088, ['DIT-009']),
+  ],
   // A captured authenticated message replayed is rejected.
   C09: [...ids(STD.nistir, ['DP-1']), ...ids(STD.en303645, ['5.5-1']), ...ids(STD.en18031, ['SCM-4']), ...ids(STD.cta2088, ['DIT-010'])],
   // Floods: ClientHellos answered statelessly (the DTLS cookie), the device degrades gracefully and recovers.

@@ -256,6 +256,8 @@ const declaration = z.strictObject({
   disclosure: z
     .strictObject({ mqttSys: z.boolean().default(false), banners: z.array(z.string()).default([]) })
     .default({ mqttSys: false, banners: [] }),
+  /** true: the device serves nothing in clear (no MQTT on 1883, no CoAP on 5683, no HTTP on 80, ...). */
+  secureOnly: z.boolean().default(false),
 });
 
 export const targetFileSchema = z.strictObject({
@@ -284,6 +286,7 @@ export const targetFileSchema = z.strictObject({
   interfaces: z.array(z.discriminatedUnion('protocol', [mqttIface, coapIface, httpIface])).min(1),
   principals: z.record(id, principal).default({}),
   declaration: declaration.default({
+    secureOnly: false,
     dtls: {},
     access: { mqtt: { anonymous: false, rules: {} }, coap: { anonymous: {}, resources: [] }, http: { public: [], routes: [] } },
     disclosure: { mqttSys: false, banners: [] },
@@ -551,6 +554,7 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
     access: d.access,
     interfaces: d.interfaces,
     disclosure: d.disclosure,
+    secureOnly: d.secureOnly,
   };
   return {
     name: file.name,

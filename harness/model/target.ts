@@ -290,6 +290,8 @@ export interface Declaration {
   /** Declared ports; undefined when the file declares none (the surface check then only reports). */
   readonly interfaces?: readonly DeclaredPort[];
   readonly disclosure: DisclosureDeclaration;
+  /** Declared secure-only: no plaintext listener (MQTT, CoAP, HTTP in clear) at all. */
+  readonly secureOnly: boolean;
 }
 
 export interface Scope {

@@ -25,14 +25,16 @@ import { PullUpdater, UPDATE_TOPIC, writeUpdateCa, type UpdateCa } from './updat
 
 export interface RunningDevice {
   readonly endpoints: {
+    /** The plain MQTT port: every CONNECT refused (5), unless the plaintext-credentials flaw is on. */
     readonly mqtt: { readonly host: string; readonly port: number };
-    /** The same broker over TLS (server certificate issued by deviceCa). */
-    readonly mqtts: { readonly host: string; readonly port: number };
+    /** The same broker over TLS (server certificate issued by deviceCa); the only port that accepts credentials. */
+    readonly mqtts: { readonly host: string; readonly port: number; readonly tls: true };
     readonly coap: { readonly host: string; readonly port: number };
     readonly coaps: { readonly host: string; readonly port: number };
+    /** The plain HTTP port: GET /api/health, everything else 308 to https, unless the plaintext-credentials flaw is on. */
     readonly http: { readonly host: string; readonly port: number };
-    /** The same HTTP API over TLS (server certificate issued by deviceCa). */
-    readonly https: { readonly host: string; readonly port: number };
+    /** The same HTTP API over TLS (server certificate issued by deviceCa); the only port that accepts credentials. */
+    readonly https: { readonly host: string; readonly port: number; readonly tls: true };
   };
   readonly flaws: readonly Flaw[];
   readonly credentials: {
@@ -123,7 +125,8 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   }
   const ca: UpdateCa = caMade.value;
   const deviceTls: DeviceTls = tlsMade.value;
-  const tlsOptions = serverTlsOptions(deviceTls, o.tls.legacy);
+  const legacyTls = flaws.has('tls-legacy-version');
+  const tlsOptions = serverTlsOptions(deviceTls, legacyTls);
   const puller = new PullUpdater({ host: o.host, flaws, firmware, caPem: ca.certPem, log });
   closers.push(async () => puller.close());
 
@@ -163,19 +166,19 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   log(
     `started ${o.identity.model} ${o.identity.serial} (${o.factoryFresh ? 'factory-fresh' : 'provisioned'}) ` +
       `mqtt ${mqtt.port} mqtts ${mqtts.port} coap ${coap.port} coaps ${coaps.port} http ${http.port} https ${https.port}${debug ? ` debug ${debug.port}` : ''}` +
-      `${o.tls.legacy ? ' (TLS 1.0+ accepted)' : ''}; flaws: ${o.flaws.length ? o.flaws.join(', ') : 'none'}`,
+      `; flaws: ${o.flaws.length ? o.flaws.join(', ') : 'none'}`,
   );
 
-  const ports = { mqtt: mqtt.port, coap: coap.port, coaps: coaps.port, http: http.port, debug: debugPort };
+  const ports = { mqtt: mqtt.port, mqtts: mqtts.port, coap: coap.port, coaps: coaps.port, http: http.port, https: https.port, debug: debugPort };
   let closing: Promise<void> | undefined;
   return {
     endpoints: {
       mqtt: { host: o.host, port: mqtt.port },
-      mqtts: { host: o.host, port: mqtts.port },
+      mqtts: { host: o.host, port: mqtts.port, tls: true },
       coap: { host: o.host, port: coap.port },
       coaps: { host: o.host, port: coaps.port },
       http: { host: o.host, port: http.port },
-      https: { host: o.host, port: https.port },
+      https: { host: o.host, port: https.port, tls: true },
     },
     flaws: Object.freeze([...o.flaws]),
     credentials: {
@@ -203,6 +206,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
         factoryFresh: o.factoryFresh,
         images: { newer: images.newer, older: images.older },
         updateCa: { cert: ca.cert, key: ca.key },
+        deviceCa: deviceTls.caCert,
       }),
     close() {
       closing ??= closeAll().then(() => log('stopped'));

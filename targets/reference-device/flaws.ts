@@ -35,6 +35,8 @@ export const FLAWS = [
   'dtls-default-psk',
   'dtls-no-replay-window',
   'dtls-crash-fragment',
+  'plaintext-credentials',
+  'tls-legacy-version',
 ] as const;
 
 export type Flaw = (typeof FLAWS)[number];
@@ -71,6 +73,9 @@ export const FLAW_INFO: Readonly<Record<Flaw, string>> = Object.freeze({
   'dtls-default-psk': 'coaps accepts the PSK identity "Client_identity" with key "secretPSK" (OpenSSL\'s and libcoap\'s example credentials), the same on every unit',
   'dtls-no-replay-window': 'the coaps DTLS server has no replay window: a captured application record sent again is decrypted and processed again',
   'dtls-crash-fragment': 'a DTLS handshake fragment whose fragment_offset + fragment_length exceeds its message length throws in the coaps server and kills it: coaps answers nothing afterwards',
+  'plaintext-credentials':
+    'the plaintext listeners serve what the TLS ones do: MQTT CONNECT with a user name and password is accepted on the plain MQTT port, and POST /api/login (and the whole API) on the plain HTTP port, so credentials and session tokens travel in clear',
+  'tls-legacy-version': 'mqtts and https also accept TLS 1.0 and TLS 1.1 (OpenSSL security level 0, so SHA-1 MAC suites too)',
 });
 
 export function isFlaw(name: string): name is Flaw {

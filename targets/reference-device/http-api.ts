@@ -20,6 +20,11 @@
 //
 // https (listenTls): the same request handler (same sessions, same state)
 // also served over TLS on a second port; close() closes both.
+//
+// Credentials only over TLS: the plain port serves GET /api/health and
+// answers everything else 308 Permanent Redirect to the same path on https
+// (before reading the body, so a password sent there is never checked). The
+// plaintext-credentials flaw serves the whole API on the plain port.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -35,6 +40,8 @@ import { handshakeFailure } from './tls.js';
 
 /** The version every unit starts with. */
 export const FIRMWARE_VERSION = BASELINE_VERSION;
+/** The one route the plain port serves (as normalised path segments). */
+const PLAIN_PUBLIC = ['api', 'health'];
 /** Request bodies above this are refused with 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
 /** Past this (declared or received), the connection is closed after the 413 instead of reading the rest. */
@@ -461,7 +468,21 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
     s.closeAllConnections();
     await closeTcp(s);
   };
-  const server = withTimeouts(createServer(onRequest));
+  /** The first TLS port, where the plain port redirects to. */
+  let httpsPort: number | undefined;
+  const plainLogins = opts.flaws.has('plaintext-credentials');
+  const onPlainRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (plainLogins) return onRequest(req, res);
+    const rawUrl = req.url ?? '';
+    const path = rawUrl.startsWith('/') ? normalisePath(rawUrl.split(/[?#]/, 1)[0]!) : undefined;
+    if (path && path.join('/') === PLAIN_PUBLIC.join('/') && req.method === 'GET') return onRequest(req, res);
+    if (httpsPort === undefined || !rawUrl.startsWith('/')) return reply(res, { status: 403, body: { error: 'plaintext HTTP serves /api/health only' } }, true);
+    const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+    const location = `https://${host}:${httpsPort}${rawUrl}`;
+    opts.log(`http: ${req.method ?? '?'} ${rawUrl.slice(0, 80)} on the plaintext port redirected to https`);
+    reply(res, { status: 308, body: { error: 'use https', location }, headers: { Location: location } }, true);
+  };
+  const server = withTimeouts(createServer(onPlainRequest));
   const port = await listenTcp(server, opts.port, opts.host);
 
   const tlsListeners: { close(): Promise<void> }[] = [];
@@ -475,6 +496,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
         opts.log(`https: TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${handshakeFailure(err)}`);
       });
       const bound = await listenTcp(tlsServer, tlsPort, opts.host);
+      httpsPort ??= bound;
       let closingTls: Promise<void> | undefined;
       const listener = {
         port: bound,

@@ -31,6 +31,11 @@
 //
 // mqtts (listenTls): the same broker (accounts, ACL, retained messages, flaws)
 // also served over TLS on a second port; close() closes both.
+//
+// Credentials only over TLS: on the plain port every CONNECT is answered 5
+// (not authorized) before its user name or password is looked at (so a
+// password sent there in clear is never checked, and never counts toward the
+// lockout). The plaintext-credentials flaw serves the plain port like mqtts.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
@@ -154,10 +159,17 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
   const principals = new WeakMap<Client, MqttPrincipal>();
   /** acl-wildcard-leak: each client's granted all-wildcard filters, delivered unfiltered. */
   const leaks = new WeakMap<Client, Set<string>>();
+  /** Connections that came in on the plain port. */
+  const plain = new WeakSet<object>();
+  const plainLogins = flaws.has('plaintext-credentials');
 
   const broker = await Aedes.createBroker({
     connectTimeout: 10_000,
     authenticate(client, username, password, done) {
+      if (!plainLogins && plain.has(client.conn)) {
+        log(`mqtt: CONNECT on the plaintext port refused${username ? ` user=${logName(username)}` : ''} (credentials are accepted over mqtts only)`);
+        return done(refusal(5, 'not authorized: use mqtts'), null);
+      }
       if (username === undefined || username === '') {
         if (flaws.has('anonymous-mqtt')) {
           principals.set(client, { user: null, role: 'anonymous' });
@@ -256,6 +268,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
   // No Nagle: small MQTT packets go out at once, as on a tuned embedded stack
   // (otherwise every delivery waits ~40 ms on delayed ACKs).
   const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
+    plain.add(socket);
     broker.handle(socket);
   });
   let port: number;

@@ -15,12 +15,6 @@ export interface DeviceOptions {
    */
   ports?: { mqtt?: number; mqtts?: number; coap?: number; coaps?: number; http?: number; https?: number; debug?: number };
   flaws?: readonly Flaw[];
-  /**
-   * The TLS listeners (mqtts, https). Hardened by default: TLS 1.2 minimum and
-   * Node's default cipher list. `legacy: true` also accepts TLS 1.0 and 1.1
-   * (minVersion 'TLSv1', ciphers 'DEFAULT:@SECLEVEL=0').
-   */
-  tls?: { legacy?: boolean };
   /** Whether the admin account still has the shipped password; default true. */
   factoryFresh?: boolean;
   /** Default {attempts: 5, windowMs: 1000, durationMs: 1000}. */
@@ -45,7 +39,6 @@ export interface ResolvedOptions {
     readonly debug: number;
   };
   readonly flaws: readonly Flaw[];
-  readonly tls: { readonly legacy: boolean };
   readonly factoryFresh: boolean;
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
   readonly credentials: {
@@ -125,9 +118,6 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
   const host = opts.host ?? '127.0.0.1';
   if (host.length === 0) throw usage('host: expected an address');
 
-  const legacy = opts.tls?.legacy ?? false;
-  if (typeof legacy !== 'boolean') throw usage(`tls.legacy: expected true or false (got ${JSON.stringify(legacy)})`);
-
   return {
     host,
     ports: {
@@ -140,7 +130,6 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
       debug: port('debug', opts.ports?.debug ?? 0),
     },
     flaws,
-    tls: { legacy },
     factoryFresh: opts.factoryFresh ?? true,
     lockout,
     credentials: {

@@ -1,20 +1,30 @@
 // The target file (gauntlet-target/1) a running unit hands to the harness:
 // where its interfaces are, the principals the lab was given, and the
-// manufacturer's declaration (with the update mechanism: the HTTP upload, the
-// block-wise PUT over coaps and the MQTT-triggered HTTPS pull, the paths of the unit's vendor images and of
-// its test update CA). The declaration always describes the HARDENED
-// device, whatever flaws are on: flaws are what the checks must find.
+// manufacturer's declaration (with the update mechanism: the HTTPS upload, the
+// block-wise PUT over coaps and the MQTT-triggered HTTPS pull, the paths of the
+// unit's vendor images and of its test update CA). The declaration always
+// describes the HARDENED device, whatever flaws are on: flaws are what the
+// checks must find.
+//
+// Credentials travel over TLS and DTLS only: the interfaces the checks log in
+// on are mqtts, https and coaps. The plain MQTT and HTTP ports are declared
+// (declaration.interfaces) but are not interfaces of the target file: they
+// carry no credentials (MQTT refuses every CONNECT there, HTTP serves
+// /api/health and redirects the rest to https), which transport.plaintext
+// verifies. Plain CoAP serves the public sensor readings and discovery.
 
 import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { COAP_RESOURCES } from './coap-server.js';
 import { ADMIN_PSK_IDENTITY, DECLARED_SUITES, FIRMWARE_RESOURCE, SENSOR_PSK_IDENTITY } from './coaps-server.js';
 import { MAX_IMAGE_BYTES, NEWER_VERSION, OLDER_VERSION } from './firmware.js';
+import type { ResolvedOptions } from './options.js';
 import { MANIFEST_BYTES, SIGNATURE_BYTES, FIELD } from './firmware-image.js';
 import { UPDATE_TOPIC } from './update-pull.js';
 
 export interface DescribedUnit {
   readonly host: string;
-  readonly ports: { readonly mqtt: number; readonly coap: number; readonly coaps: number; readonly http: number; readonly debug: number };
+  /** The ports the unit listens on (bound, never 0). */
+  readonly ports: ResolvedOptions['ports'];
   readonly identity: { readonly vendor: string; readonly model: string; readonly serial: string; readonly mac: string };
   readonly credentials: { readonly adminPass: string; readonly sensorPass: string; readonly shippedPass: string; readonly adminPskHex: string; readonly sensorPskHex: string };
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
@@ -24,6 +34,8 @@ export interface DescribedUnit {
   readonly images: { readonly newer: string; readonly older: string };
   /** Absolute paths of the unit's test update CA (certificate and key, PEM). */
   readonly updateCa: { readonly cert: string; readonly key: string };
+  /** Absolute path of the unit's device CA certificate (the issuer of its mqtts/https certificate). */
+  readonly deviceCa: string;
 }
 
 /** A host as it appears in a URL: IPv6 literals in brackets. */
@@ -42,14 +54,15 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
     scope: { hosts: [u.host], probe: { tcp: [u.ports.debug], udp: [], usual: false } },
     identity: { ...u.identity },
     interfaces: [
-      { id: 'mqtt', protocol: 'mqtt', role: 'server', url: `mqtt://${h}:${u.ports.mqtt}`, version: 4 },
+      { id: 'mqtts', protocol: 'mqtts', role: 'server', url: `mqtts://${h}:${u.ports.mqtts}`, version: 4, tls: { ca: u.deviceCa } },
       { id: 'coap', protocol: 'coap', role: 'server', url: `coap://${h}:${u.ports.coap}` },
       { id: 'coaps', protocol: 'coaps', role: 'server', url: `coaps://${h}:${u.ports.coaps}` },
       {
-        id: 'http',
-        protocol: 'http',
+        id: 'https',
+        protocol: 'https',
         role: 'server',
-        url: `http://${h}:${u.ports.http}`,
+        url: `https://${h}:${u.ports.https}`,
+        tls: { ca: u.deviceCa },
         probe: '/api/health',
         protected: '/api/config',
         auth: {
@@ -72,7 +85,7 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
         state: u.factoryFresh ? 'factory-fresh' : 'provisioned',
         shipped: { user: 'admin', pass: u.credentials.shippedPass },
         change: {
-          via: 'http',
+          via: 'https',
           method: 'POST',
           path: '/api/password',
           body: { username: '{user}', password: '{pass}', newPassword: '{new}' },
@@ -106,14 +119,18 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
       },
       interfaces: [
         { port: u.ports.mqtt, transport: 'tcp', service: 'mqtt' },
+        { port: u.ports.mqtts, transport: 'tcp', service: 'mqtts' },
         { port: u.ports.coap, transport: 'udp', service: 'coap' },
         { port: u.ports.coaps, transport: 'udp', service: 'coaps' },
         { port: u.ports.http, transport: 'tcp', service: 'http' },
+        { port: u.ports.https, transport: 'tcp', service: 'https' },
       ],
+      // Plain listeners exist (public CoAP readings, the HTTP redirect), so not secure-only.
+      secureOnly: false,
       disclosure: { mqttSys: false, banners: [] },
       dtls: { coaps: { versions: ['1.2'], suites: [...DECLARED_SUITES], cookie: true } },
       update: {
-        version: { via: 'http', path: '/api/status', json: '$.firmware', as: 'admin' },
+        version: { via: 'https', path: '/api/status', json: '$.firmware', as: 'admin' },
         installTimeout: '500ms',
         images: {
           newer: { file: u.images.newer, version: NEWER_VERSION },
@@ -127,17 +144,17 @@ export function describeUnit(u: DescribedUnit): TargetFileInput {
           digests: [{ kind: 'sha256', at: FIELD.digest.at, covers: [MANIFEST_BYTES, -SIGNATURE_BYTES] }],
         },
         paths: [
-          { id: 'upload', kind: 'http-upload', via: 'http', method: 'POST', path: '/api/firmware', as: 'admin', contentType: 'application/octet-stream' },
+          { id: 'upload', kind: 'http-upload', via: 'https', method: 'POST', path: '/api/firmware', as: 'admin', contentType: 'application/octet-stream' },
           { id: 'coap-block', kind: 'coap-block', via: 'coaps', method: 'PUT', path: FIRMWARE_RESOURCE, blockSize: 1024, contentFormat: 42, as: 'admin', plain: 'coap' },
           {
             id: 'pull',
             kind: 'pull',
-            via: 'mqtt',
+            via: 'mqtts',
             trigger: { topic: UPDATE_TOPIC, payload: '{"url":"{url}"}', as: 'admin' },
             serve: { host: u.host, ca: { cert: u.updateCa.cert, key: u.updateCa.key } },
           },
         ],
-        reset: { via: 'http', method: 'POST', path: '/api/firmware/restore', as: 'admin' },
+        reset: { via: 'https', method: 'POST', path: '/api/firmware/restore', as: 'admin' },
       },
     },
   };

@@ -97,7 +97,7 @@ describe('gauntlet CLI', () => {
   });
 
   it('a flaw fails its check with exit 1, and the finding replays (exit 1, "reproduced")', () => {
-    const r = gauntlet(['run', '--flaws', 'anonymous-mqtt', '--only', 'auth.anonymous-access@mqtt', '--seed', '7']);
+    const r = gauntlet(['run', '--flaws', 'anonymous-mqtt', '--only', 'auth.anonymous-access@mqtts', '--seed', '7']);
     expect(r.code, r.out + r.err).toBe(1);
     const runs = readdirSync(join(dir, 'reports')).filter((d) => d !== 'latest');
     expect(runs).toHaveLength(1);
@@ -113,7 +113,7 @@ describe('gauntlet CLI', () => {
   });
 
   it('a property counterexample replays from its file, running only the shrunk case', () => {
-    const r = gauntlet(['run', '--flaws', 'password-prefix-match', '--only', 'auth.credential-robustness@http', '--out', 'run1', '--seed', '7']);
+    const r = gauntlet(['run', '--flaws', 'password-prefix-match', '--only', 'auth.credential-robustness@https', '--out', 'run1', '--seed', '7']);
     expect(r.code, r.out + r.err).toBe(1);
     const [file] = readdirSync(join(dir, 'run1', 'findings'));
     const finding = JSON.parse(readFileSync(join(dir, 'run1', 'findings', file!), 'utf8'));
@@ -127,7 +127,7 @@ describe('gauntlet CLI', () => {
   });
 
   it('replay of a finding that no longer reproduces exits 0 (the hardened device via --target)', async () => {
-    const r = gauntlet(['run', '--flaws', 'anonymous-mqtt', '--only', 'auth.anonymous-access@mqtt', '--out', 'run2', '--seed', '7']);
+    const r = gauntlet(['run', '--flaws', 'anonymous-mqtt', '--only', 'auth.anonymous-access@mqtts', '--out', 'run2', '--seed', '7']);
     expect(r.code).toBe(1);
     const [file] = readdirSync(join(dir, 'run2', 'findings'));
     const target = join(dir, 'hardened.yaml');

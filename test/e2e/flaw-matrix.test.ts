@@ -9,50 +9,50 @@ import { runAgainst, verdictTable } from '../support/run-target.js';
 /** Which instances each flaw must fail, and nothing else. */
 const EXPECTED: Readonly<Record<Flaw, readonly string[]>> = {
   // Issue 2: authentication
-  'default-credentials': ['auth.default-credentials@http', 'auth.default-credentials@mqtt'],
-  'derived-credentials': ['auth.default-credentials@http', 'auth.default-credentials@mqtt'],
+  'default-credentials': ['auth.default-credentials@https', 'auth.default-credentials@mqtts'],
+  'derived-credentials': ['auth.default-credentials@https', 'auth.default-credentials@mqtts'],
   // Anonymous sessions get full rights: they also read $SYS (aedes publishes other clients' ids
   // there) and can publish the firmware pull trigger. Three true findings.
-  'anonymous-mqtt': ['access.unauthenticated-disclosure@target', 'auth.anonymous-access@mqtt', 'update.authorization@mqtt'],
-  'anonymous-http': ['auth.anonymous-access@http'],
-  'no-lockout': ['auth.brute-force@http', 'auth.brute-force@mqtt'],
-  'no-forced-change': ['auth.first-use-change@http', 'auth.first-use-change@mqtt'],
-  'password-prefix-match': ['auth.credential-robustness@http', 'auth.credential-robustness@mqtt'],
+  'anonymous-mqtt': ['access.unauthenticated-disclosure@target', 'auth.anonymous-access@mqtts', 'update.authorization@mqtts'],
+  'anonymous-http': ['auth.anonymous-access@https'],
+  'no-lockout': ['auth.brute-force@https', 'auth.brute-force@mqtts'],
+  'no-forced-change': ['auth.first-use-change@https', 'auth.first-use-change@mqtts'],
+  'password-prefix-match': ['auth.credential-robustness@https', 'auth.credential-robustness@mqtts'],
   // Issue 3: logical access control
   'anonymous-coap-config': ['access.coap-resources@coap'],
   'coap-hidden-resource': ['access.coap-resources@coap'],
   'coap-method-confusion': ['access.coap-resources@coap'],
-  'acl-wildcard-leak': ['access.mqtt-topics@mqtt'],
-  'acl-prefix-match': ['access.mqtt-topics@mqtt'],
-  'will-bypass': ['access.mqtt-topics@mqtt'],
-  'retained-bypass': ['access.mqtt-topics@mqtt'],
-  'http-idor': ['access.http-routes@http'],
-  'http-path-normalisation': ['access.http-routes@http'],
+  'acl-wildcard-leak': ['access.mqtt-topics@mqtts'],
+  'acl-prefix-match': ['access.mqtt-topics@mqtts'],
+  'will-bypass': ['access.mqtt-topics@mqtts'],
+  'retained-bypass': ['access.mqtt-topics@mqtts'],
+  'http-idor': ['access.http-routes@https'],
+  'http-path-normalisation': ['access.http-routes@https'],
   'debug-port': ['access.exposed-surface@target'],
   'verbose-errors': ['access.unauthenticated-disclosure@target'],
   // Issue 4: secure update (the device is restored to its baseline before every update check).
-  // Image verification flaws show on all three paths: pushed over HTTP (@http), pushed
-  // block-wise over coaps (@coaps) and pulled (@mqtt).
-  'unsigned-accepted': ['update.unsigned@coaps', 'update.unsigned@http', 'update.unsigned@mqtt'],
+  // Image verification flaws show on all three paths: pushed over HTTPS (@https), pushed
+  // block-wise over coaps (@coaps) and pulled (@mqtts).
+  'unsigned-accepted': ['update.unsigned@coaps', 'update.unsigned@https', 'update.unsigned@mqtts'],
   // No signature check at all: tampered, unsigned and foreign-signed images all install.
   'digest-only': [
     'update.tamper@coaps',
-    'update.tamper@http',
-    'update.tamper@mqtt',
+    'update.tamper@https',
+    'update.tamper@mqtts',
     'update.unsigned@coaps',
-    'update.unsigned@http',
-    'update.unsigned@mqtt',
+    'update.unsigned@https',
+    'update.unsigned@mqtts',
     'update.wrong-signer@coaps',
-    'update.wrong-signer@http',
-    'update.wrong-signer@mqtt',
+    'update.wrong-signer@https',
+    'update.wrong-signer@mqtts',
   ],
-  'manifest-only-signature': ['update.tamper@coaps', 'update.tamper@http', 'update.tamper@mqtt'],
-  'rollback-allowed': ['update.rollback@coaps', 'update.rollback@http', 'update.rollback@mqtt'],
+  'manifest-only-signature': ['update.tamper@coaps', 'update.tamper@https', 'update.tamper@mqtts'],
+  'rollback-allowed': ['update.rollback@coaps', 'update.rollback@https', 'update.rollback@mqtts'],
   // The HTTP route's and the coaps resource's authorisation (any identity, and plain CoAP);
   // pull triggers are governed by the MQTT ACL.
-  'update-no-auth': ['update.authorization@coaps', 'update.authorization@http'],
-  'brick-on-interrupt': ['update.interrupted@coaps', 'update.interrupted@http', 'update.interrupted@mqtt'],
-  'pull-any-certificate': ['update.channel@mqtt'],
+  'update-no-auth': ['update.authorization@coaps', 'update.authorization@https'],
+  'brick-on-interrupt': ['update.interrupted@coaps', 'update.interrupted@https', 'update.interrupted@mqtts'],
+  'pull-any-certificate': ['update.channel@mqtts'],
   // Issue 5: DTLS on coaps.
   'dtls-no-cookie': ['transport.dtls-handshake@coaps'],
   'dtls-weak-suite': ['transport.dtls-handshake@coaps'],
@@ -60,10 +60,13 @@ const EXPECTED: Readonly<Record<Flaw, readonly string[]>> = {
   'dtls-no-replay-window': ['transport.dtls-replay@coaps'],
   // The crash is found, shrunk and replayable; the device's watchdog brings coaps back for the checks after it.
   'dtls-crash-fragment': ['transport.dtls-robustness@coaps'],
+  // Issue 5: TLS and plaintext (credentials go over mqtts/https only; the plain ports are declared ports).
+  'plaintext-credentials': ['transport.plaintext@target'],
+  'tls-legacy-version': ['transport.tls@https', 'transport.tls@mqtts'],
 };
 
 /** Every check instance the default profile plans on the reference device. */
-const CHECK_INSTANCES = 41;
+const CHECK_INSTANCES = 44;
 
 // Short lockout timings keep the paced dictionary and the brute-force wait fast.
 const LOCKOUT = { attempts: 5, windowMs: 300, durationMs: 300 };
@@ -113,15 +116,15 @@ describe.concurrent('flaw matrix (reference device)', () => {
   it('password-prefix-match: the counterexample is shrunk to a one-character prefix and replays from its path', async () => {
     await withDevice(['password-prefix-match'], async (device) => {
       const target = device.targetFile();
-      const first = await runAgainst(target, { only: ['auth.credential-robustness@mqtt'] });
-      const r = first.byId.get('auth.credential-robustness@mqtt')!;
+      const first = await runAgainst(target, { only: ['auth.credential-robustness@mqtts'] });
+      const r = first.byId.get('auth.credential-robustness@mqtts')!;
       expect(r.verdict).toBe('fail');
       const cx = r.findings[0]!.evidence.counterexample!;
       expect(cx.value).toMatch(/user "admin", password: prefix of length 1 /);
       expect(cx.path).not.toBe('');
       // Replay: only the shrunk case runs, and it fails again.
-      const again = await runAgainst(target, { only: ['auth.credential-robustness@mqtt'], replayPath: cx.path });
-      const r2 = again.byId.get('auth.credential-robustness@mqtt')!;
+      const again = await runAgainst(target, { only: ['auth.credential-robustness@mqtts'], replayPath: cx.path });
+      const r2 = again.byId.get('auth.credential-robustness@mqtts')!;
       expect(r2.verdict).toBe('fail');
       expect(r2.findings[0]!.evidence.counterexample!.value).toBe(cx.value);
       expect(r2.cases).toBe(1);

@@ -62,10 +62,13 @@ Example:
       const c = device.credentials;
       const lines = [
         `reference device (${device.identity.model}, serial ${device.identity.serial}, MAC ${device.identity.mac})`,
-        `  mqtt  mqtt://${e.mqtt.host}:${e.mqtt.port}`,
-        `  coap  coap://${e.coap.host}:${e.coap.port}`,
-        `  http  http://${e.http.host}:${e.http.port}`,
-        `  state ${device.isFactoryFresh() ? `factory-fresh (shipped ${c.shipped.user}/${c.shipped.pass}; set ${c.admin.pass} via POST /api/password)` : 'provisioned'}`,
+        `  mqtts mqtts://${e.mqtts.host}:${e.mqtts.port}  (credentials here; CA ${device.deviceCa.cert})`,
+        `  https https://${e.https.host}:${e.https.port}  (credentials here)`,
+        `  coaps coaps://${e.coaps.host}:${e.coaps.port}  (DTLS PSK: ${c.psk.admin.identity} / ${c.psk.admin.keyHex})`,
+        `  coap  coap://${e.coap.host}:${e.coap.port}  (public readings)`,
+        `  mqtt  mqtt://${e.mqtt.host}:${e.mqtt.port}  (plaintext: refuses every CONNECT)`,
+        `  http  http://${e.http.host}:${e.http.port}  (plaintext: /api/health, the rest redirects to https)`,
+        `  state ${device.isFactoryFresh() ? `factory-fresh (shipped ${c.shipped.user}/${c.shipped.pass}; set ${c.admin.pass} via POST /api/password over https)` : 'provisioned'}`,
         `  admin ${c.admin.user} / ${c.admin.pass}`,
         `  sensor ${c.sensor.user} / ${c.sensor.pass}`,
         `  flaws ${flaws.length ? flaws.join(', ') : 'none (hardened)'}`,

@@ -28,7 +28,7 @@ export function addRunOptions(cmd: Command): Command {
   return cmd
     .option('-t, --target <file>', 'target file (YAML) describing the device; default: the built-in reference device')
     .option('-p, --profile <name|file>', 'profile: a built-in name (gauntlet list profiles) or a file', DEFAULT_PROFILE)
-    .option('--only <ids>', 'run only these check ids or instances (auth.brute-force, auth.brute-force@mqtt); comma-separated, repeatable', listOption, [])
+    .option('--only <ids>', 'run only these check ids or instances (auth.brute-force, auth.brute-force@mqtts); comma-separated, repeatable', listOption, [])
     .option('--seed <n>', 'run seed (printed in every report); the same seed replays the same cases', seedOption)
     .option('-o, --out <dir>', 'write reports here instead of <reports-dir>/<run-id>/')
     .option('--reports-dir <dir>', 'where run directories and the `latest` link go', 'reports')
@@ -57,7 +57,7 @@ Examples:
   gauntlet run
   gauntlet run --flaws default-credentials,no-lockout
   gauntlet run --target targets/example-device.yaml --profile default
-  gauntlet run --only auth.brute-force@mqtt --seed 1234
+  gauntlet run --only auth.brute-force@mqtts --seed 1234
   gauntlet run --target dut.yaml --out /tmp/run1 --gate none
 
 Reports: report.json (gauntlet-report/1), junit.xml, events.jsonl and

@@ -50,7 +50,7 @@ function pemFile(name: string, pem: string): string {
 }
 
 async function device(legacy: boolean): Promise<RunningDevice> {
-  const d = await startReferenceDevice({ factoryFresh: false, tls: { legacy } });
+  const d = await startReferenceDevice({ factoryFresh: false, flaws: legacy ? ['tls-legacy-version'] : [] });
   devices.push(d);
   return d;
 }

@@ -42,7 +42,7 @@ describe.concurrent('update checks on the reference device', () => {
   it('hardened: every update check passes and the positive control installs 2.0.0', async () => {
     const run = await runOn([], ALL);
     const table = verdictTable(run.results);
-    // Each check on the HTTP upload path (@http), the block-wise coaps path (@coaps) and the MQTT-triggered pull path (@mqtt).
+    // Each check on the HTTP upload path (@https), the block-wise coaps path (@coaps) and the MQTT-triggered pull path (@mqtts).
     // Plain CoAP carries no update path: no instance is planned there.
     expect(run.results, table).toHaveLength(ALL.length * 3);
     for (const r of run.results) expect(r.verdict, table).toBe('pass');
@@ -57,7 +57,7 @@ describe.concurrent('update checks on the reference device', () => {
       const d = await startReferenceDevice({ flaws, factoryFresh: false });
       try {
         const run = await runAgainst(quick(d), { checks: [updateChannel] });
-        const r = run.byId.get('update.channel@mqtt')!;
+        const r = run.byId.get('update.channel@mqtts')!;
         expect(r.verdict, verdictTable(run.results)).toBe(verdict);
         if (verdict === 'fail') expect(r.findings[0]!.summary).toMatch(/^the device installed the valid newer image fetched over a self-signed certificate through pull/);
         else expect(r.reason).toMatch(/^untrusted update-server certificates refused \(3\)/);
@@ -72,7 +72,7 @@ describe.concurrent('update checks on the reference device', () => {
     for (const check of checks) {
       it(`${flaw}: ${check} fails with evidence`, async () => {
         const run = await runOn([flaw], [check]);
-        const r = run.byId.get(`${check}@http`)!;
+        const r = run.byId.get(`${check}@https`)!;
         expect(r.verdict, verdictTable(run.results)).toBe('fail');
         expect(r.findings.length).toBeGreaterThan(0);
         for (const f of r.findings) {

@@ -43,7 +43,7 @@ async function unit(flaws: Flaw[], debug = 0): Promise<RunningDevice> {
 
 async function raw(d: RunningDevice, who: 'admin' | 'sensor', will?: Will): Promise<RawMqtt> {
   const c = who === 'admin' ? d.credentials.admin : d.credentials.sensor;
-  const r = await rawMqtt(d.endpoints.mqtt, { username: c.user, password: c.pass }, will ? { will } : {});
+  const r = await rawMqtt(d.endpoints.mqtts, { username: c.user, password: c.pass }, will ? { will } : {});
   raws.push(r);
   expect(r.connack).toBe(0);
   return r;
@@ -196,12 +196,12 @@ describe('flaw http-idor', () => {
   it('gives any authenticated principal any user record; unknown users stay 404, no session stays 401', async () => {
     const d = await unit(['http-idor']);
     const t = await token(d, 'sensor-1', d.credentials.sensor.pass);
-    const r = await http(d.endpoints.http, 'GET', '/api/users/admin', { token: t });
+    const r = await http(d.endpoints.https, 'GET', '/api/users/admin', { token: t });
     expect([r.status, r.json]).toEqual([200, { user: 'admin', role: 'admin' }]);
-    expect((await http(d.endpoints.http, 'GET', '/api/users/nobody', { token: t })).status).toBe(404);
-    expect((await http(d.endpoints.http, 'GET', '/api/users/admin')).status).toBe(401);
+    expect((await http(d.endpoints.https, 'GET', '/api/users/nobody', { token: t })).status).toBe(404);
+    expect((await http(d.endpoints.https, 'GET', '/api/users/admin')).status).toBe(401);
     // Only the ownership check is gone: the admin routes still refuse the device role.
-    expect((await http(d.endpoints.http, 'GET', '/api/users', { token: t })).status).toBe(403);
+    expect((await http(d.endpoints.https, 'GET', '/api/users', { token: t })).status).toBe(403);
   });
 });
 
@@ -209,20 +209,20 @@ describe('flaw http-path-normalisation', () => {
   it('skips authorization for every spelling but the exact one', async () => {
     const d = await unit(['http-path-normalisation']);
     for (const path of ['//api/config', '/api/./config', '/api/x/../config', '/api/%63onfig', '/api/config/']) {
-      const r = await rawHttp(d.endpoints.http, 'GET', path);
+      const r = await rawHttp(d.endpoints.https, 'GET', path);
       expect(r.status, path).toBe(200);
       expect(r.json, path).toMatchObject({ reportIntervalSeconds: 60 });
     }
-    expect((await rawHttp(d.endpoints.http, 'PUT', '/api/%63onfig', { json: { reportIntervalSeconds: 11 } })).status).toBe(204);
+    expect((await rawHttp(d.endpoints.https, 'PUT', '/api/%63onfig', { json: { reportIntervalSeconds: 11 } })).status).toBe(204);
     const t = await token(d, 'admin', d.credentials.admin.pass);
-    expect((await http(d.endpoints.http, 'GET', '/api/config', { token: t })).json).toMatchObject({ reportIntervalSeconds: 11 });
+    expect((await http(d.endpoints.https, 'GET', '/api/config', { token: t })).json).toMatchObject({ reportIntervalSeconds: 11 });
     // The exact spellings still need a session.
-    expect((await rawHttp(d.endpoints.http, 'GET', '/api/config')).status).toBe(401);
-    expect((await rawHttp(d.endpoints.http, 'GET', '/api/config?x=1')).status).toBe(401);
-    expect((await rawHttp(d.endpoints.http, 'PUT', '/api/config', { json: {} })).status).toBe(401);
-    expect((await rawHttp(d.endpoints.http, 'GET', '/api/users/admin')).status).toBe(401);
-    expect((await rawHttp(d.endpoints.http, 'GET', '/api/users/./admin')).json).toEqual({ user: 'admin', role: 'admin' });
-    expect((await rawHttp(d.endpoints.http, 'GET', '/API/config')).status).toBe(404);
+    expect((await rawHttp(d.endpoints.https, 'GET', '/api/config')).status).toBe(401);
+    expect((await rawHttp(d.endpoints.https, 'GET', '/api/config?x=1')).status).toBe(401);
+    expect((await rawHttp(d.endpoints.https, 'PUT', '/api/config', { json: {} })).status).toBe(401);
+    expect((await rawHttp(d.endpoints.https, 'GET', '/api/users/admin')).status).toBe(401);
+    expect((await rawHttp(d.endpoints.https, 'GET', '/api/users/./admin')).json).toEqual({ user: 'admin', role: 'admin' });
+    expect((await rawHttp(d.endpoints.https, 'GET', '/API/config')).status).toBe(404);
   });
 });
 
@@ -267,15 +267,15 @@ describe('flaw debug-port', () => {
 describe('flaw verbose-errors', () => {
   it('puts product and version in HTTP headers and stack traces in error bodies', async () => {
     const d = await unit(['verbose-errors']);
-    const health = await http(d.endpoints.http, 'GET', '/api/health');
+    const health = await http(d.endpoints.https, 'GET', '/api/health');
     expect(health.headers.server).toBe(`RD-1/1.0.0 (node ${process.versions.node})`);
     expect(health.headers['x-powered-by']).toBe('rd1-firmware 1.0.0');
     expect(health.json).toEqual({ status: 'ok' });
-    const missing = await http(d.endpoints.http, 'GET', '/nope');
+    const missing = await http(d.endpoints.https, 'GET', '/nope');
     expect(missing.status).toBe(404);
     expect(missing.json).toMatchObject({ error: 'not found', firmware: '1.0.0' });
     expect((missing.json as { stack: string }).stack).toContain('at handle (/opt/rd1/http-api.js:42:7)');
-    for (const r of [await http(d.endpoints.http, 'GET', '/api/config'), await http(d.endpoints.http, 'DELETE', '/api/config')]) {
+    for (const r of [await http(d.endpoints.https, 'GET', '/api/config'), await http(d.endpoints.https, 'DELETE', '/api/config')]) {
       expect(r.headers.server).toMatch(/^RD-1\/1\.0\.0 /);
       expect(r.json).toMatchObject({ firmware: '1.0.0', stack: expect.stringMatching(/\/opt\/rd1\//) });
     }

@@ -7,7 +7,6 @@
 
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { isAbsolute, dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createScopeGuard } from '../../../harness/core/scope.js';
@@ -16,7 +15,7 @@ import { TranscriptRecorder } from '../../../harness/core/transcript.js';
 import { readVersion, updatePositiveControl } from '../../../harness/core/update-control.js';
 import { buildImage, parseImage, sha256, type ParsedImage } from '../../../targets/reference-device/firmware-image.js';
 import { startReferenceDevice, type Flaw, type RunningDevice } from '../../../targets/reference-device/index.js';
-import { cutUpload, http, rawHttp, sleep, token, until, uploadImage, type HttpReply } from './helpers.js';
+import { cutUpload, dial, http, rawHttp, sleep, token, until, uploadImage, type HttpReply } from './helpers.js';
 
 const opened: RunningDevice[] = [];
 
@@ -48,7 +47,7 @@ async function unit(flaws: Flaw[] = []): Promise<Unit> {
   };
 }
 
-const running = async (u: Unit): Promise<HttpReply> => http(u.dev.endpoints.http, 'GET', '/api/status', { token: u.admin });
+const running = async (u: Unit): Promise<HttpReply> => http(u.dev.endpoints.https, 'GET', '/api/status', { token: u.admin });
 const version = async (u: Unit): Promise<unknown> => ((await running(u)).json as { firmware?: unknown }).firmware;
 const parsed = (img: Buffer): ParsedImage => {
   const p = parseImage(img);
@@ -96,7 +95,7 @@ describe('reference device: firmware (hardened)', () => {
   it('installs the valid newer image at once (any content type); older and the same version are 409', async () => {
     const u = await unit();
     expect(await uploadImage(u.dev, u.older, u.admin)).toMatchObject({ status: 409, json: { error: 'not newer' } });
-    const r = await http(u.dev.endpoints.http, 'POST', '/api/firmware', { raw: u.newer, token: u.admin, headers: { 'content-type': 'text/plain' } });
+    const r = await http(u.dev.endpoints.https, 'POST', '/api/firmware', { raw: u.newer, token: u.admin, headers: { 'content-type': 'text/plain' } });
     expect(r).toMatchObject({ status: 200, json: { installed: '2.0.0' } });
     expect(await version(u)).toBe('2.0.0');
     expect(await uploadImage(u.dev, u.newer, u.admin)).toMatchObject({ status: 409, json: { error: 'not newer' } });
@@ -138,12 +137,12 @@ describe('reference device: firmware (hardened)', () => {
     expect(await uploadImage(u.dev, padded, u.admin)).toMatchObject({ status: 413, json: { error: 'image larger than 1048576 bytes' } });
     // A huge declared length is refused from the head alone, and the connection closed.
     const huge = await new Promise<string>((resolve, reject) => {
-      const s = connect(u.dev.endpoints.http.port, u.dev.endpoints.http.host);
+      const { socket: s, ready } = dial(u.dev.endpoints.https);
       let got = '';
       s.on('data', (b) => (got += b.toString('latin1')));
       s.on('error', reject);
       s.on('close', () => resolve(got));
-      s.on('connect', () => s.write(`POST /api/firmware HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${u.admin}\r\nContent-Length: ${64 * 1024 * 1024}\r\n\r\n`));
+      s.on(ready, () => s.write(`POST /api/firmware HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${u.admin}\r\nContent-Length: ${64 * 1024 * 1024}\r\n\r\n`));
     });
     expect(huge).toMatch(/^HTTP\/1\.1 413 /);
     expect(huge).toMatch(/connection: close/i);
@@ -155,19 +154,19 @@ describe('reference device: firmware (hardened)', () => {
     expect(await uploadImage(u.dev, u.newer)).toMatchObject({ status: 401, json: { error: 'authentication required' } });
     expect(await uploadImage(u.dev, u.newer, '0'.repeat(64))).toMatchObject({ status: 401 });
     expect(await uploadImage(u.dev, u.newer, u.sensor)).toMatchObject({ status: 403, json: { error: 'forbidden' } });
-    expect((await rawHttp(u.dev.endpoints.http, 'GET', '/api/firmware', { token: u.admin })).status).toBe(405);
+    expect((await rawHttp(u.dev.endpoints.https, 'GET', '/api/firmware', { token: u.admin })).status).toBe(405);
     expect(await version(u)).toBe('1.0.0');
     // The device role reads the version too.
-    expect((await http(u.dev.endpoints.http, 'GET', '/api/status', { token: u.sensor })).json).toMatchObject({ firmware: '1.0.0' });
+    expect((await http(u.dev.endpoints.https, 'GET', '/api/status', { token: u.sensor })).json).toMatchObject({ firmware: '1.0.0' });
   });
 
   it('discards a cut upload and keeps running its image', async () => {
     const u = await unit();
-    await cutUpload(u.dev.endpoints.http, u.newer, { token: u.admin });
+    await cutUpload(u.dev.endpoints.https, u.newer, { token: u.admin });
     await cutSeen(u);
     expect(await running(u)).toMatchObject({ status: 200, json: { firmware: '1.0.0' } });
     // Cut after the head alone, too.
-    await cutUpload(u.dev.endpoints.http, u.newer, { token: u.admin, sendBytes: 0 });
+    await cutUpload(u.dev.endpoints.https, u.newer, { token: u.admin, sendBytes: 0 });
     await until(() => u.log.filter((l) => /firmware: upload .* cut/.test(l)).length === 2, 'the second cut');
     expect(await version(u)).toBe('1.0.0');
     expect(await uploadImage(u.dev, u.newer, u.admin)).toMatchObject({ status: 200, json: { installed: '2.0.0' } });
@@ -180,7 +179,7 @@ describe('reference device: update declaration', () => {
     const target = targetFromObject(u.dev.targetFile(), 'builtin:reference-device', {});
     const d = target.declaration.update!;
     expect(d).toEqual({
-      version: { via: 'http', path: '/api/status', json: '$.firmware', as: 'admin' },
+      version: { via: 'https', path: '/api/status', json: '$.firmware', as: 'admin' },
       installTimeoutMs: 500,
       images: { newer: { file: u.dev.images.newer, version: '2.0.0' }, older: { file: u.dev.images.older, version: '0.9.0' } },
       maxImageBytes: 1_048_576,
@@ -191,18 +190,18 @@ describe('reference device: update declaration', () => {
         digests: [{ kind: 'sha256', at: 12, covers: { start: 128, end: -64 } }],
       },
       paths: [
-        { id: 'upload', kind: 'http-upload', via: 'http', method: 'POST', path: '/api/firmware', as: 'admin', contentType: 'application/octet-stream' },
+        { id: 'upload', kind: 'http-upload', via: 'https', method: 'POST', path: '/api/firmware', as: 'admin', contentType: 'application/octet-stream' },
         { id: 'coap-block', kind: 'coap-block', via: 'coaps', method: 'PUT', path: '/fw', blockSize: 1024, contentFormat: 42, as: 'admin', plain: 'coap' },
         {
           id: 'pull',
           kind: 'pull',
-          via: 'mqtt',
+          via: 'mqtts',
           trigger: { topic: 'devices/rd1/cmd/update', payload: '{"url":"{url}"}', as: 'admin' },
           serve: { host: '127.0.0.1', ca: { cert: u.dev.updateCa.cert, key: u.dev.updateCa.key } },
           as: 'admin',
         },
       ],
-      reset: { via: 'http', method: 'POST', path: '/api/firmware/restore', as: 'admin' },
+      reset: { via: 'https', method: 'POST', path: '/api/firmware/restore', as: 'admin' },
     });
     for (const f of [d.images.newer.file, d.images.older!.file]) expect(statSync(f).size).toBe(128 + 16 * 1024 + 64);
     expect(target.declaration.access.http.routes).toContainEqual({ route: '/api/firmware', methods: ['POST'], roles: ['admin'] });
@@ -286,11 +285,11 @@ describe('reference device: update flaws', () => {
     // A complete upload, valid or not, behaves as hardened.
     expect(await uploadImage(u.dev, flip(u.newer, 200), u.admin)).toMatchObject({ status: 400 });
     expect(await version(u)).toBe('1.0.0');
-    await cutUpload(u.dev.endpoints.http, u.newer, { token: u.admin });
+    await cutUpload(u.dev.endpoints.https, u.newer, { token: u.admin });
     await cutSeen(u);
     expect(await running(u)).toMatchObject({ status: 503, json: { error: 'no bootable image' } });
-    expect((await http(u.dev.endpoints.http, 'GET', '/api/status', { token: u.sensor })).status).toBe(503);
-    expect((await http(u.dev.endpoints.http, 'GET', '/api/health')).status).toBe(200);
+    expect((await http(u.dev.endpoints.https, 'GET', '/api/status', { token: u.sensor })).status).toBe(503);
+    expect((await http(u.dev.endpoints.https, 'GET', '/api/health')).status).toBe(200);
     // Recovery: refused images keep it bricked (the anti-rollback floor stays 1.0.0); the newer one revives it.
     expect(await uploadImage(u.dev, u.older, u.admin)).toMatchObject({ status: 409 });
     expect(await uploadImage(u.dev, zeroSignature(u.newer), u.admin)).toMatchObject({ status: 400 });
@@ -301,8 +300,8 @@ describe('reference device: update flaws', () => {
 
   it('an unauthorised cut upload never bricks (it is refused before the body is read)', async () => {
     const u = await unit(['brick-on-interrupt']);
-    await cutUpload(u.dev.endpoints.http, u.newer, { token: u.sensor });
-    await cutUpload(u.dev.endpoints.http, u.newer);
+    await cutUpload(u.dev.endpoints.https, u.newer, { token: u.sensor });
+    await cutUpload(u.dev.endpoints.https, u.newer);
     await sleep(50);
     expect(u.log.some((l) => /firmware: upload .* cut/.test(l))).toBe(false);
     expect(await version(u)).toBe('1.0.0');

@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 const change = (d: RunningDevice, username: string, password: string, newPassword: string) =>
-  http(d.endpoints.http, 'POST', '/api/password', { json: { username, password, newPassword } });
+  http(d.endpoints.https, 'POST', '/api/password', { json: { username, password, newPassword } });
 
 describe('reference device: first use', () => {
   it('starts factory-fresh by default and demands a password change at login, without a token', async () => {
@@ -38,7 +38,7 @@ describe('reference device: first use', () => {
     expect((await change(dev, 'admin', shipped, 'admin')).status).toBe(400);
     expect((await change(dev, 'admin', 'wrong-password', 'a-good-new-password')).status).toBe(401);
     expect((await change(dev, 'nobody', shipped, 'a-good-new-password')).status).toBe(401);
-    expect((await http(dev.endpoints.http, 'POST', '/api/password', { json: { username: 'admin', password: shipped } })).status).toBe(400);
+    expect((await http(dev.endpoints.https, 'POST', '/api/password', { json: { username: 'admin', password: shipped } })).status).toBe(400);
     expect(dev.isFactoryFresh()).toBe(true);
   });
 
@@ -49,10 +49,10 @@ describe('reference device: first use', () => {
     expect(dev.isFactoryFresh()).toBe(false);
     expect((await login(dev, 'admin', 'label-pass-0')).status).toBe(401);
     const t = await token(dev, 'admin', 'lab-chosen-pass-1');
-    expect((await http(dev.endpoints.http, 'GET', '/api/config', { token: t })).status).toBe(200);
+    expect((await http(dev.endpoints.https, 'GET', '/api/config', { token: t })).status).toBe(200);
     expect((await login(dev, 'sensor-1', dev.credentials.sensor.pass)).status).toBe(200);
-    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: 'lab-chosen-pass-1' })).toBe(0);
-    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'sensor-1', password: dev.credentials.sensor.pass })).toBe(0);
+    expect(await mqttConnack(dev.endpoints.mqtts, { username: 'admin', password: 'lab-chosen-pass-1' })).toBe(0);
+    expect(await mqttConnack(dev.endpoints.mqtts, { username: 'sensor-1', password: dev.credentials.sensor.pass })).toBe(0);
     // The target file still says how the unit was handed over.
     expect(dev.targetFile().declaration?.firstUse?.state).toBe('factory-fresh');
   });
@@ -76,7 +76,7 @@ describe('reference device: first use', () => {
     dev = await startReferenceDevice({ factoryFresh: false });
     const t = await token(dev, 'admin', dev.credentials.admin.pass);
     expect((await change(dev, 'admin', dev.credentials.admin.pass, 'another-admin-pass')).status).toBe(204);
-    expect((await http(dev.endpoints.http, 'GET', '/api/status', { token: t })).status).toBe(401);
+    expect((await http(dev.endpoints.https, 'GET', '/api/status', { token: t })).status).toBe(401);
     expect((await login(dev, 'admin', 'another-admin-pass')).status).toBe(200);
   });
 });

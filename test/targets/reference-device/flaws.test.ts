@@ -5,6 +5,7 @@
 
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GauntletError } from '../../../harness/core/errors.js';
 import { buildImage } from '../../../targets/reference-device/firmware-image.js';
@@ -40,7 +41,7 @@ const macSuffix = (d: RunningDevice): string => d.identity.mac.replace(/:/g, '')
 /** A raw MQTT session of a principal on a provisioned unit (closed by the probe). */
 async function mqttAs(d: RunningDevice, who: 'admin' | 'sensor', will?: { topic: string; payload: string }): Promise<RawMqtt> {
   const c = who === 'admin' ? d.credentials.admin : d.credentials.sensor;
-  const raw = await rawMqtt(d.endpoints.mqtt, { username: c.user, password: c.pass }, will ? { will } : {});
+  const raw = await rawMqtt(d.endpoints.mqtts, { username: c.user, password: c.pass }, will ? { will } : {});
   if (raw.connack !== 0) throw new Error(`CONNECT ${c.user} -> ${raw.connack}`);
   return raw;
 }
@@ -55,6 +56,17 @@ async function sensorGranted(d: RunningDevice, filter: string): Promise<boolean>
   } finally {
     s.close();
   }
+}
+
+/** Whether a TLS 1.0-only client completes a handshake (OpenSSL 3 offers TLS 1.0 at security level 0 only). */
+function tls10Handshake(ep: { host: string; port: number }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tlsConnect({ host: ep.host, port: ep.port, rejectUnauthorized: false, minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
+    const done = (ok: boolean) => (clearTimeout(timer), s.destroy(), resolve(ok));
+    const timer = setTimeout(() => done(false), 3000);
+    s.once('secureConnect', () => done(true));
+    s.once('error', () => done(false));
+  });
 }
 
 /** How long a probe waits for a message that must not come (loopback delivery takes a few ms). */
@@ -77,8 +89,15 @@ let debugPort = 0;
 /** One probe per flaw: resolves true when the weakness is present. Run on a factory-fresh unit, in order. */
 const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])[] = [
   ['no-forced-change', async (d) => (await login(d, 'admin', d.credentials.shipped.pass)).status === 200],
-  ['anonymous-mqtt', async (d) => (await mqttConnack(d.endpoints.mqtt)) === 0],
-  ['anonymous-http', async (d) => (await http(d.endpoints.http, 'GET', '/api/config')).status === 200],
+  ['anonymous-mqtt', async (d) => (await mqttConnack(d.endpoints.mqtts)) === 0],
+  [
+    'plaintext-credentials',
+    async (d) =>
+      (await mqttConnack(d.endpoints.mqtt, { username: 'admin', password: d.credentials.admin.pass })) === 0 ||
+      (await http(d.endpoints.http, 'POST', '/api/login', { json: { username: 'admin', password: d.credentials.admin.pass } })).status === 200,
+  ],
+  ['tls-legacy-version', async (d) => (await tls10Handshake(d.endpoints.mqtts)) || (await tls10Handshake(d.endpoints.https))],
+  ['anonymous-http', async (d) => (await http(d.endpoints.https, 'GET', '/api/config')).status === 200],
   ['anonymous-coap-config', async (d) => (await coapRequest(d.endpoints.coap, 'GET', '/config')).code === '2.05'],
   ['default-credentials', async (d) => (await login(d, 'support', 'support')).status === 200],
   ['derived-credentials', async (d) => (await login(d, 'service', macSuffix(d))).status === 200],
@@ -126,19 +145,19 @@ const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])
   ['coap-method-confusion', async (d) => (await coapRequest(d.endpoints.coap, 'DELETE', '/sensors/temperature')).code === '2.02'],
   [
     'http-idor',
-    async (d) => (await http(d.endpoints.http, 'GET', '/api/users/admin', { token: await token(d, 'sensor-1', d.credentials.sensor.pass) })).status === 200,
+    async (d) => (await http(d.endpoints.https, 'GET', '/api/users/admin', { token: await token(d, 'sensor-1', d.credentials.sensor.pass) })).status === 200,
   ],
   // PUT: anonymous-http opens GET /api/config (every spelling of it), never PUT.
-  ['http-path-normalisation', async (d) => (await rawHttp(d.endpoints.http, 'PUT', '/api/./config', { json: {} })).status === 204],
+  ['http-path-normalisation', async (d) => (await rawHttp(d.endpoints.https, 'PUT', '/api/./config', { json: {} })).status === 204],
   [
     'debug-port',
     (d) =>
-      tcpSession({ host: d.endpoints.http.host, port: debugPort }).then(
+      tcpSession({ host: d.endpoints.https.host, port: debugPort }).then(
         (s) => (s.close(), true),
         () => false,
       ),
   ],
-  ['verbose-errors', async (d) => (await http(d.endpoints.http, 'GET', '/nope')).headers.server !== undefined],
+  ['verbose-errors', async (d) => (await http(d.endpoints.https, 'GET', '/nope')).headers.server !== undefined],
   [
     'no-lockout',
     async (d) => {
@@ -172,9 +191,9 @@ const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])
     async (d) => {
       const t = await adminToken(d);
       const log = unitLogs.get(d)!;
-      await cutUpload(d.endpoints.http, readFileSync(d.images.newer), { token: t });
+      await cutUpload(d.endpoints.https, readFileSync(d.images.newer), { token: t });
       await until(() => log.some((l) => /firmware: upload .* cut/.test(l)), 'the cut upload');
-      return (await http(d.endpoints.http, 'GET', '/api/status', { token: t })).status === 503;
+      return (await http(d.endpoints.https, 'GET', '/api/status', { token: t })).status === 503;
     },
   ],
   [
@@ -271,9 +290,9 @@ describe('reference device: each flaw switches on exactly its weakness', () => {
 describe('reference device: flaw details', () => {
   it('default-credentials: support/support is an admin on HTTP and MQTT, even factory-fresh, and is not listed', async () => {
     dev = await startReferenceDevice({ flaws: ['default-credentials'] });
-    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'support', password: 'support' })).toBe(0);
+    expect(await mqttConnack(dev.endpoints.mqtts, { username: 'support', password: 'support' })).toBe(0);
     const t = await token(dev, 'support', 'support');
-    const users = await http(dev.endpoints.http, 'GET', '/api/users', { token: t });
+    const users = await http(dev.endpoints.https, 'GET', '/api/users', { token: t });
     expect(users.status).toBe(200);
     expect(JSON.stringify(users.json)).not.toContain('support');
     expect((await login(dev, 'support', 'supporT')).status).toBe(401);
@@ -284,23 +303,23 @@ describe('reference device: flaw details', () => {
     expect(dev.identity.mac).toBe('02:ab:cd:ef:12:3a');
     expect((await login(dev, 'service', 'ef123a')).status).toBe(200);
     expect((await login(dev, 'service', 'EF123A')).status).toBe(401);
-    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'service', password: 'ef123a' })).toBe(0);
+    expect(await mqttConnack(dev.endpoints.mqtts, { username: 'service', password: 'ef123a' })).toBe(0);
   });
 
   it('anonymous-mqtt: an anonymous client gets full rights', async () => {
     dev = await startReferenceDevice({ flaws: ['anonymous-mqtt'], factoryFresh: false });
-    expect(await mqttConnack(dev.endpoints.mqtt)).toBe(0);
+    expect(await mqttConnack(dev.endpoints.mqtts)).toBe(0);
     // Named users are still checked.
-    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: 'wrong-password' })).toBe(4);
+    expect(await mqttConnack(dev.endpoints.mqtts, { username: 'admin', password: 'wrong-password' })).toBe(4);
   });
 
   it('anonymous-http: status, config and users answer without a session; PUT still needs admin', async () => {
     dev = await startReferenceDevice({ flaws: ['anonymous-http'], factoryFresh: false });
     for (const path of ['/api/status', '/api/config', '/api/users']) {
-      expect((await http(dev.endpoints.http, 'GET', path)).status, path).toBe(200);
+      expect((await http(dev.endpoints.https, 'GET', path)).status, path).toBe(200);
     }
-    expect((await http(dev.endpoints.http, 'PUT', '/api/config', { json: { reportIntervalSeconds: 5 } })).status).toBe(401);
-    expect((await http(dev.endpoints.http, 'POST', '/api/logout')).status).toBe(401);
+    expect((await http(dev.endpoints.https, 'PUT', '/api/config', { json: { reportIntervalSeconds: 5 } })).status).toBe(401);
+    expect((await http(dev.endpoints.https, 'POST', '/api/logout')).status).toBe(401);
   });
 
   it('anonymous-coap-config: GET returns the config JSON and PUT really changes it', async () => {
@@ -313,13 +332,13 @@ describe('reference device: flaw details', () => {
     expect((await coapRequest(dev.endpoints.coap, 'PUT', '/config', '{"reportIntervalSeconds":"x"}')).code).toBe('4.00');
     expect((await coapRequest(dev.endpoints.coap, 'PUT', '/config', 'not json')).code).toBe('4.00');
     const t = await token(dev, 'admin', dev.credentials.admin.pass);
-    expect((await http(dev.endpoints.http, 'GET', '/api/config', { token: t })).json).toMatchObject({ reportIntervalSeconds: 7 });
+    expect((await http(dev.endpoints.https, 'GET', '/api/config', { token: t })).json).toMatchObject({ reportIntervalSeconds: 7 });
   });
 
   it('no-forced-change: factory-fresh admin gets a token and MQTT access with the shipped password', async () => {
     dev = await startReferenceDevice({ flaws: ['no-forced-change'] });
     expect((await login(dev, 'admin', dev.credentials.shipped.pass)).status).toBe(200);
-    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: dev.credentials.shipped.pass })).toBe(0);
+    expect(await mqttConnack(dev.endpoints.mqtts, { username: 'admin', password: dev.credentials.shipped.pass })).toBe(0);
     expect(dev.isFactoryFresh()).toBe(true);
   });
 
@@ -327,9 +346,9 @@ describe('reference device: flaw details', () => {
     dev = await startReferenceDevice({ flaws: ['password-prefix-match'], factoryFresh: false, lockout: { attempts: 3, windowMs: 10_000, durationMs: 10_000 } });
     const pass = dev.credentials.admin.pass;
     for (const guess of [pass.slice(0, 1), pass.slice(0, 8), pass]) expect((await login(dev, 'admin', guess)).status).toBe(200);
-    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: pass.slice(0, 2) })).toBe(0);
+    expect(await mqttConnack(dev.endpoints.mqtts, { username: 'admin', password: pass.slice(0, 2) })).toBe(0);
     expect((await login(dev, 'admin', '')).status).toBe(401);
-    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: '' })).toBe(4);
+    expect(await mqttConnack(dev.endpoints.mqtts, { username: 'admin', password: '' })).toBe(4);
     expect((await login(dev, 'admin', `${pass}x`)).status).toBe(401);
     expect((await login(dev, 'nobody', '')).status).toBe(401);
     await login(dev, 'admin', 'not-a-prefix-1');
@@ -341,9 +360,9 @@ describe('reference device: flaw details', () => {
     dev = await startReferenceDevice({ flaws: ['no-lockout'], factoryFresh: false, lockout: { attempts: 2, windowMs: 10_000, durationMs: 10_000 } });
     for (let i = 0; i < 6; i++) {
       await login(dev, 'admin', `wrong-${i}`);
-      await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: `wrong-${i}` });
+      await mqttConnack(dev.endpoints.mqtts, { username: 'admin', password: `wrong-${i}` });
     }
     expect((await login(dev, 'admin', dev.credentials.admin.pass)).status).toBe(200);
-    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: dev.credentials.admin.pass })).toBe(0);
+    expect(await mqttConnack(dev.endpoints.mqtts, { username: 'admin', password: dev.credentials.admin.pass })).toBe(0);
   });
 });

@@ -9,27 +9,40 @@ import { createServer, connect as tcpConnect, type Socket } from 'node:net';
 import { generate as coapGenerate, parse as coapParse } from 'coap-packet';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { generate as mqttGenerate, parser as mqttParser, type Packet } from 'mqtt-packet';
-import { request } from 'undici';
+import { connect as tlsConnect } from 'node:tls';
+import { Agent, request } from 'undici';
 import type { RunningDevice } from '../../../targets/reference-device/index.js';
 
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
+  /** TLS (the unit's mqtts and https): these device-logic tests do not verify the certificate (tls.test.ts does). */
+  readonly tls?: boolean;
 }
+
+/** A TCP or TLS connection to `ep`; `ready` is the event after which bytes may be written. */
+export function dial(ep: Endpoint): { socket: Socket; ready: 'connect' | 'secureConnect' } {
+  if (ep.tls) return { socket: tlsConnect({ host: ep.host, port: ep.port, rejectUnauthorized: false, servername: 'localhost' }), ready: 'secureConnect' };
+  return { socket: tcpConnect(ep.port, ep.host), ready: 'connect' };
+}
+
+/** undici dispatcher for the unit's https (certificate not verified, see Endpoint.tls). */
+const insecure = new Agent({ connect: { rejectUnauthorized: false } });
 
 let clientCounter = 0;
 const nextClientId = (): string => `t${process.pid}-${++clientCounter}`;
 
 /** Sends one CONNECT and resolves with the CONNACK return code (then closes the socket). */
 export function mqttConnack(ep: Endpoint, auth: { username?: string; password?: string } = {}): Promise<number> {
-  return connackOn(tcpConnect(ep.port, ep.host), auth, 'connect');
+  const { socket, ready } = dial(ep);
+  return connackOn(socket, auth, ready);
 }
 
 /**
  * One MQTT 3.1.1 CONNECT on `socket` (written at once, or on `waitFor` when the
  * socket is still connecting): the CONNACK return code; the socket is destroyed after.
  */
-export function connackOn(socket: Socket, auth: { username?: string; password?: string } = {}, waitFor?: 'connect'): Promise<number> {
+export function connackOn(socket: Socket, auth: { username?: string; password?: string } = {}, waitFor?: 'connect' | 'secureConnect'): Promise<number> {
   return new Promise((resolve, reject) => {
     const parser = mqttParser({ protocolVersion: 4 });
     const timer = setTimeout(() => finish(new Error('no CONNACK within 3 s')), 3000);
@@ -82,7 +95,7 @@ export interface Will {
 
 export function rawMqtt(ep: Endpoint, auth: { username?: string; password?: string } = {}, extra: { will?: Will } = {}): Promise<RawMqtt> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = tcpConnect(ep.port, ep.host);
+    const { socket, ready } = dial(ep);
     const parser = mqttParser({ protocolVersion: 4 });
     const queue: Packet[] = [];
     const waiters: { cmd: Packet['cmd']; resolve: (p: Packet) => void }[] = [];
@@ -119,7 +132,7 @@ export function rawMqtt(ep: Endpoint, auth: { username?: string; password?: stri
     });
     socket.on('data', (b) => parser.parse(b));
     socket.on('error', reject);
-    socket.on('connect', () => {
+    socket.on(ready, () => {
       socket.write(
         mqttGenerate({
           cmd: 'connect',
@@ -144,6 +157,7 @@ export function mqttClient(ep: Endpoint, username: string, password: string): Pr
   return connectAsync({
     host: ep.host,
     port: ep.port,
+    ...(ep.tls ? { protocol: 'mqtts' as const, rejectUnauthorized: false } : {}),
     protocolVersion: 4,
     username,
     password,
@@ -224,7 +238,7 @@ export async function http(
     headers['content-type'] = 'application/json';
   }
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-  const res = await request(`http://${ep.host}:${ep.port}${path}`, { method: method as 'GET', headers, body });
+  const res = await request(`${ep.tls ? 'https' : 'http'}://${ep.host}:${ep.port}${path}`, { method: method as 'GET', headers, body, ...(ep.tls ? { dispatcher: insecure } : {}) });
   const text = await res.body.text();
   let json: unknown;
   try {
@@ -236,7 +250,7 @@ export async function http(
 }
 
 export async function login(dev: RunningDevice, username: string, password: string): Promise<HttpReply> {
-  return http(dev.endpoints.http, 'POST', '/api/login', { json: { username, password } });
+  return http(dev.endpoints.https, 'POST', '/api/login', { json: { username, password } });
 }
 
 /** A session token for a principal; fails the test if the login does not give one. */
@@ -248,7 +262,7 @@ export async function token(dev: RunningDevice, username: string, password: stri
 
 /** Does what a lab does first with a factory-fresh unit: replace the shipped admin password by adminPass. */
 export async function provision(dev: RunningDevice): Promise<void> {
-  const r = await http(dev.endpoints.http, 'POST', '/api/password', {
+  const r = await http(dev.endpoints.https, 'POST', '/api/password', {
     json: { username: 'admin', password: dev.credentials.shipped.pass, newPassword: dev.credentials.admin.pass },
   });
   if (r.status !== 204) throw new Error(`provisioning -> ${r.status} ${r.text}`);
@@ -267,7 +281,7 @@ export function rawHttp(
     if (opts.token !== undefined) lines.push(`Authorization: Bearer ${opts.token}`);
     if (opts.json !== undefined) lines.push('Content-Type: application/json');
     if (body || method === 'PUT' || method === 'POST') lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
-    const socket = tcpConnect(ep.port, ep.host);
+    const { socket } = dial(ep);
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => (socket.destroy(), reject(new Error('no HTTP reply within 3 s'))), 3000);
     socket.on('data', (b) => chunks.push(b));
@@ -364,7 +378,7 @@ export function freeTcpPort(): Promise<number> {
 
 /** POSTs a raw firmware image to /api/firmware (with a session when a token is given). */
 export function uploadImage(dev: RunningDevice, image: Buffer, token?: string): Promise<HttpReply> {
-  return http(dev.endpoints.http, 'POST', '/api/firmware', {
+  return http(dev.endpoints.https, 'POST', '/api/firmware', {
     raw: image,
     headers: { 'content-type': 'application/octet-stream' },
     ...(token !== undefined ? { token } : {}),
@@ -381,10 +395,10 @@ export function cutUpload(ep: Endpoint, image: Buffer, opts: { token?: string; s
     const lines = [`POST /api/firmware HTTP/1.1`, `Host: ${ep.host}:${ep.port}`, 'Content-Type: application/octet-stream', `Content-Length: ${image.length}`];
     if (opts.token !== undefined) lines.push(`Authorization: Bearer ${opts.token}`);
     const part = image.subarray(0, opts.sendBytes ?? Math.floor(image.length / 2));
-    const socket = tcpConnect(ep.port, ep.host);
+    const { socket, ready } = dial(ep);
     socket.on('error', reject);
     socket.on('close', () => resolve());
-    socket.on('connect', () => {
+    socket.on(ready, () => {
       // Give the bytes time to reach the device before the cut.
       socket.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), part]), () => setTimeout(() => socket.destroy(), 20));
     });

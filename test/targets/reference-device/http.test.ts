@@ -4,10 +4,9 @@
 // normalisation with authorization on the normalised route, 404/405/413/400
 // on bad input, and no crash on malformed requests (the server keeps answering).
 
-import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReferenceDevice, type RunningDevice } from '../../../targets/reference-device/index.js';
-import { http, login, rawHttp, token, type HttpReply } from './helpers.js';
+import { dial, http, login, rawHttp, token, type HttpReply } from './helpers.js';
 
 let dev: RunningDevice | undefined;
 
@@ -24,7 +23,7 @@ async function provisioned(): Promise<RunningDevice> {
 /** Sends raw bytes and resolves with everything the server answers before it closes (or 2 s). */
 function raw(d: RunningDevice, bytes: string | Buffer): Promise<string> {
   return new Promise((resolve) => {
-    const s = connect(d.endpoints.http.port, d.endpoints.http.host);
+    const { socket: s } = dial(d.endpoints.https);
     let out = '';
     const timer = setTimeout(() => (s.destroy(), resolve(out)), 2000);
     s.on('data', (b) => (out += b.toString('latin1')));
@@ -37,7 +36,7 @@ function raw(d: RunningDevice, bytes: string | Buffer): Promise<string> {
 describe('reference device: HTTP API', () => {
   it('answers GET /api/health without a session', async () => {
     const d = await provisioned();
-    const r = await http(d.endpoints.http, 'GET', '/api/health');
+    const r = await http(d.endpoints.https, 'GET', '/api/health');
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ status: 'ok' });
     expect(r.headers['content-type']).toMatch(/^application\/json/);
@@ -49,14 +48,14 @@ describe('reference device: HTTP API', () => {
     expect(r.status).toBe(200);
     const t = (r.json as { token: string }).token;
     expect(t).toMatch(/^[0-9a-f]{64}$/);
-    const status = await http(d.endpoints.http, 'GET', '/api/status', { token: t });
+    const status = await http(d.endpoints.https, 'GET', '/api/status', { token: t });
     expect(status.status).toBe(200);
     expect(status.json).toMatchObject({ firmware: '1.0.0', serial: d.identity.serial });
     expect(typeof (status.json as { uptimeSeconds: unknown }).uptimeSeconds).toBe('number');
-    const config = await http(d.endpoints.http, 'GET', '/api/config', { token: t });
+    const config = await http(d.endpoints.https, 'GET', '/api/config', { token: t });
     expect(config.status).toBe(200);
     expect(config.json).toMatchObject({ reportIntervalSeconds: 60 });
-    const users = await http(d.endpoints.http, 'GET', '/api/users', { token: t });
+    const users = await http(d.endpoints.https, 'GET', '/api/users', { token: t });
     expect(users.status).toBe(200);
     expect(users.json).toEqual([
       { user: 'admin', role: 'admin' },
@@ -68,23 +67,23 @@ describe('reference device: HTTP API', () => {
   it('changes the config with PUT /api/config (admin) and validates it', async () => {
     const d = await provisioned();
     const t = await token(d, 'admin', d.credentials.admin.pass);
-    const put = await http(d.endpoints.http, 'PUT', '/api/config', { token: t, json: { reportIntervalSeconds: 15, temperatureUnit: 'F' } });
+    const put = await http(d.endpoints.https, 'PUT', '/api/config', { token: t, json: { reportIntervalSeconds: 15, temperatureUnit: 'F' } });
     expect(put.status).toBe(204);
-    expect((await http(d.endpoints.http, 'GET', '/api/config', { token: t })).json).toMatchObject({ reportIntervalSeconds: 15, temperatureUnit: 'F' });
+    expect((await http(d.endpoints.https, 'GET', '/api/config', { token: t })).json).toMatchObject({ reportIntervalSeconds: 15, temperatureUnit: 'F' });
     const bad = ['{"reportIntervalSeconds":-1}', '{"reportIntervalSeconds":1.5}', '{"temperatureUnit":"K"}', '{"unknown":1}', '[1,2]', '"text"', '{"__proto__":{"x":1}}'];
     for (const body of bad) {
-      const r = await http(d.endpoints.http, 'PUT', '/api/config', { token: t, raw: body });
+      const r = await http(d.endpoints.https, 'PUT', '/api/config', { token: t, raw: body });
       expect(r.status, body).toBe(400);
     }
-    expect((await http(d.endpoints.http, 'GET', '/api/config', { token: t })).json).toMatchObject({ reportIntervalSeconds: 15 });
+    expect((await http(d.endpoints.https, 'GET', '/api/config', { token: t })).json).toMatchObject({ reportIntervalSeconds: 15 });
   });
 
   it('gives the device role its status but 403 on admin routes', async () => {
     const d = await provisioned();
     const t = await token(d, 'sensor-1', d.credentials.sensor.pass);
-    expect((await http(d.endpoints.http, 'GET', '/api/status', { token: t })).status).toBe(200);
+    expect((await http(d.endpoints.https, 'GET', '/api/status', { token: t })).status).toBe(200);
     for (const [method, path] of [['GET', '/api/config'], ['PUT', '/api/config'], ['GET', '/api/users']] as const) {
-      const r = await http(d.endpoints.http, method, path, { token: t, json: { reportIntervalSeconds: 5 } });
+      const r = await http(d.endpoints.https, method, path, { token: t, json: { reportIntervalSeconds: 5 } });
       expect(r.status, `${method} ${path}`).toBe(403);
     }
   });
@@ -105,27 +104,27 @@ describe('reference device: HTTP API', () => {
     const bogus = 'a'.repeat(64);
     for (const [method, path] of [['GET', '/api/status'], ['GET', '/api/config'], ['PUT', '/api/config'], ['GET', '/api/users'], ['POST', '/api/logout']] as const) {
       for (const t of [undefined, bogus, 'not-a-token']) {
-        const r = await http(d.endpoints.http, method, path, t === undefined ? {} : { token: t });
+        const r = await http(d.endpoints.https, method, path, t === undefined ? {} : { token: t });
         expect(r.status, `${method} ${path} ${t}`).toBe(401);
         expect(r.json).toEqual({ error: 'authentication required' });
       }
     }
-    const basic = await http(d.endpoints.http, 'GET', '/api/status', { headers: { authorization: `Basic ${Buffer.from(`admin:${d.credentials.admin.pass}`).toString('base64')}` } });
+    const basic = await http(d.endpoints.https, 'GET', '/api/status', { headers: { authorization: `Basic ${Buffer.from(`admin:${d.credentials.admin.pass}`).toString('base64')}` } });
     expect(basic.status).toBe(401);
   });
 
   it('kills the token on logout', async () => {
     const d = await provisioned();
     const t = await token(d, 'admin', d.credentials.admin.pass);
-    expect((await http(d.endpoints.http, 'POST', '/api/logout', { token: t })).status).toBe(204);
-    expect((await http(d.endpoints.http, 'GET', '/api/status', { token: t })).status).toBe(401);
-    expect((await http(d.endpoints.http, 'POST', '/api/logout', { token: t })).status).toBe(401);
+    expect((await http(d.endpoints.https, 'POST', '/api/logout', { token: t })).status).toBe(204);
+    expect((await http(d.endpoints.https, 'GET', '/api/status', { token: t })).status).toBe(401);
+    expect((await http(d.endpoints.https, 'POST', '/api/logout', { token: t })).status).toBe(401);
   });
 
   it('answers 404 JSON to unknown routes and 405 with Allow to wrong methods', async () => {
     const d = await provisioned();
     for (const path of ['/', '/api', '/api/', '/etc/passwd', '/API/config', '/api/Config', '/api/configx', '/api/users/admin/x', '/api/users/%2e%2e', '/api/../etc/passwd']) {
-      const r = await rawHttp(d.endpoints.http, 'GET', path);
+      const r = await rawHttp(d.endpoints.https, 'GET', path);
       expect(r.status, path).toBe(404);
       expect(r.json).toEqual({ error: 'not found' });
     }
@@ -139,7 +138,7 @@ describe('reference device: HTTP API', () => {
       ['PUT', '/api/users/admin', 'GET'],
     ];
     for (const [method, path, allow] of cases) {
-      const r = await http(d.endpoints.http, method, path);
+      const r = await http(d.endpoints.https, method, path);
       expect(r.status, `${method} ${path}`).toBe(405);
       expect(r.headers.allow).toBe(allow);
     }
@@ -149,7 +148,7 @@ describe('reference device: HTTP API', () => {
     const d = await provisioned();
     const admin = await token(d, 'admin', d.credentials.admin.pass);
     const sensor = await token(d, 'sensor-1', d.credentials.sensor.pass);
-    const get = (path: string, t?: string) => http(d.endpoints.http, 'GET', path, t === undefined ? {} : { token: t });
+    const get = (path: string, t?: string) => http(d.endpoints.https, 'GET', path, t === undefined ? {} : { token: t });
     expect((await get('/api/users/admin', admin)).json).toEqual({ user: 'admin', role: 'admin' });
     const own = await get('/api/users/sensor-1', admin);
     expect([own.status, own.json]).toEqual([200, { user: 'sensor-1', role: 'device' }]);
@@ -169,37 +168,37 @@ describe('reference device: HTTP API', () => {
     const sensor = await token(d, 'sensor-1', d.credentials.sensor.pass);
     const spellings = ['/api/config', '//api/config', '/api/./config', '/api/x/../config', '/api/%63onfig', '/api/config/', '/api//config', '/./api/config?x=1', '/../api/config'];
     for (const path of spellings) {
-      const anon = await rawHttp(d.endpoints.http, 'GET', path);
+      const anon = await rawHttp(d.endpoints.https, 'GET', path);
       expect([anon.status, anon.json], path).toEqual([401, { error: 'authentication required' }]);
-      expect((await rawHttp(d.endpoints.http, 'PUT', path, { json: { reportIntervalSeconds: 9 } })).status, `PUT ${path}`).toBe(401);
-      expect((await rawHttp(d.endpoints.http, 'GET', path, { token: sensor })).status, path).toBe(403);
-      expect((await rawHttp(d.endpoints.http, 'GET', path, { token: admin })).status, path).toBe(200);
+      expect((await rawHttp(d.endpoints.https, 'PUT', path, { json: { reportIntervalSeconds: 9 } })).status, `PUT ${path}`).toBe(401);
+      expect((await rawHttp(d.endpoints.https, 'GET', path, { token: sensor })).status, path).toBe(403);
+      expect((await rawHttp(d.endpoints.https, 'GET', path, { token: admin })).status, path).toBe(200);
     }
-    expect((await http(d.endpoints.http, 'GET', '/api/config', { token: admin })).json).toMatchObject({ reportIntervalSeconds: 60 });
+    expect((await http(d.endpoints.https, 'GET', '/api/config', { token: admin })).json).toMatchObject({ reportIntervalSeconds: 60 });
     // The owner route too: a spelling of someone else's record is still someone else's.
     for (const path of ['/api/users/./admin', '/api/users/%61dmin', '/api/users/x/../admin/', '//api/users/admin']) {
-      expect((await rawHttp(d.endpoints.http, 'GET', path)).status, path).toBe(401);
-      expect((await rawHttp(d.endpoints.http, 'GET', path, { token: sensor })).status, path).toBe(403);
+      expect((await rawHttp(d.endpoints.https, 'GET', path)).status, path).toBe(401);
+      expect((await rawHttp(d.endpoints.https, 'GET', path, { token: sensor })).status, path).toBe(403);
     }
-    expect((await rawHttp(d.endpoints.http, 'GET', '/api/users/sensor-%31', { token: sensor })).json).toEqual({ user: 'sensor-1', role: 'device' });
+    expect((await rawHttp(d.endpoints.https, 'GET', '/api/users/sensor-%31', { token: sensor })).json).toEqual({ user: 'sensor-1', role: 'device' });
     // Public routes in any spelling; a broken percent-encoding is a bad request.
-    expect((await rawHttp(d.endpoints.http, 'GET', '/api/health/')).status).toBe(200);
-    expect((await rawHttp(d.endpoints.http, 'GET', '/api/%zz')).status).toBe(400);
+    expect((await rawHttp(d.endpoints.https, 'GET', '/api/health/')).status).toBe(200);
+    expect((await rawHttp(d.endpoints.https, 'GET', '/api/%zz')).status).toBe(400);
   });
 
   it('sends no product or version banner and short JSON error bodies', async () => {
     const d = await provisioned();
     const t = await token(d, 'admin', d.credentials.admin.pass);
     const replies: HttpReply[] = [
-      await http(d.endpoints.http, 'GET', '/api/health'),
-      await http(d.endpoints.http, 'GET', '/api/status', { token: t }),
+      await http(d.endpoints.https, 'GET', '/api/health'),
+      await http(d.endpoints.https, 'GET', '/api/status', { token: t }),
       await login(d, 'admin', 'wrong-password'),
-      await http(d.endpoints.http, 'GET', '/api/config'),
-      await http(d.endpoints.http, 'GET', '/nope'),
-      await http(d.endpoints.http, 'DELETE', '/api/config'),
-      await http(d.endpoints.http, 'POST', '/api/login', { raw: '{' }),
-      await http(d.endpoints.http, 'GET', '/api/users/nobody', { token: t }),
-      await rawHttp(d.endpoints.http, 'GET', '/api/%zz'),
+      await http(d.endpoints.https, 'GET', '/api/config'),
+      await http(d.endpoints.https, 'GET', '/nope'),
+      await http(d.endpoints.https, 'DELETE', '/api/config'),
+      await http(d.endpoints.https, 'POST', '/api/login', { raw: '{' }),
+      await http(d.endpoints.https, 'GET', '/api/users/nobody', { token: t }),
+      await rawHttp(d.endpoints.https, 'GET', '/api/%zz'),
     ];
     for (const r of replies) {
       expect(r.headers.server, r.text).toBeUndefined();
@@ -215,19 +214,19 @@ describe('reference device: HTTP API', () => {
   it('answers malformed JSON and wrong shapes with 400', async () => {
     const d = await provisioned();
     for (const body of ['{', '', 'null', '[]', '{"username":"admin"}', '{"username":1,"password":2}', '\u0000\u0001', '{"username":"admin","password":"x"']) {
-      const r = await http(d.endpoints.http, 'POST', '/api/login', { raw: body, headers: { 'content-type': 'application/json' } });
+      const r = await http(d.endpoints.https, 'POST', '/api/login', { raw: body, headers: { 'content-type': 'application/json' } });
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.text).not.toMatch(/at .*\.(ts|js):\d+/); // no stack trace
     }
     const t = await token(d, 'admin', d.credentials.admin.pass);
-    expect((await http(d.endpoints.http, 'PUT', '/api/config', { token: t, raw: '{"x":' })).status).toBe(400);
-    expect((await http(d.endpoints.http, 'POST', '/api/password', { raw: 'nope' })).status).toBe(400);
+    expect((await http(d.endpoints.https, 'PUT', '/api/config', { token: t, raw: '{"x":' })).status).toBe(400);
+    expect((await http(d.endpoints.https, 'POST', '/api/password', { raw: 'nope' })).status).toBe(400);
   });
 
   it('refuses bodies over 64 KiB with 413 and keeps serving', async () => {
     const d = await provisioned();
     const big = JSON.stringify({ username: 'admin', password: 'x'.repeat(70 * 1024) });
-    const r = await http(d.endpoints.http, 'POST', '/api/login', { raw: big, headers: { 'content-type': 'application/json' } });
+    const r = await http(d.endpoints.https, 'POST', '/api/login', { raw: big, headers: { 'content-type': 'application/json' } });
     expect(r.status).toBe(413);
     const huge = await raw(d, `POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{"username":`);
     expect(huge).toMatch(/^HTTP\/1\.1 413 /);
@@ -238,8 +237,8 @@ describe('reference device: HTTP API', () => {
     expect(chunked).toMatch(/^HTTP\/1\.1 413 /);
     // Just under the limit is parsed (and here refused as bad credentials).
     const fits = JSON.stringify({ username: 'admin', password: 'x'.repeat(60 * 1024) });
-    expect((await http(d.endpoints.http, 'POST', '/api/login', { raw: fits })).status).toBe(401);
-    expect((await http(d.endpoints.http, 'GET', '/api/health')).status).toBe(200);
+    expect((await http(d.endpoints.https, 'POST', '/api/login', { raw: fits })).status).toBe(401);
+    expect((await http(d.endpoints.https, 'GET', '/api/health')).status).toBe(200);
   });
 
   it('survives garbage on the socket and keeps answering', async () => {
@@ -258,6 +257,6 @@ describe('reference device: HTTP API', () => {
       expect(status, a.slice(0, 80)).toBeLessThan(500);
       expect(a).not.toMatch(/at .*\.(ts|js):\d+/);
     }
-    expect((await http(d.endpoints.http, 'GET', '/api/health')).status).toBe(200);
+    expect((await http(d.endpoints.https, 'GET', '/api/health')).status).toBe(200);
   });
 });

@@ -65,13 +65,13 @@ async function netHandles(): Promise<number> {
 }
 
 describe('reference device: lifecycle', () => {
-  it('binds to 127.0.0.1 on three free ports by default', async () => {
+  it('binds to 127.0.0.1 on free ports by default', async () => {
     const d = await start();
     for (const ep of Object.values(d.endpoints)) {
       expect(ep.host).toBe('127.0.0.1');
       expect(ep.port).toBeGreaterThan(0);
     }
-    expect(new Set([d.endpoints.mqtt.port, d.endpoints.http.port]).size).toBe(2);
+    expect(new Set([d.endpoints.mqtt.port, d.endpoints.mqtts.port, d.endpoints.http.port, d.endpoints.https.port]).size).toBe(4);
   });
 
   it('listens on the ports it is given', async () => {
@@ -103,15 +103,15 @@ describe('reference device: lifecycle', () => {
     const before = await netHandles();
     const d = await startReferenceDevice();
     await provision(d);
-    const client = await mqttClient(d.endpoints.mqtt, 'admin', d.credentials.admin.pass);
+    const client = await mqttClient(d.endpoints.mqtts, 'admin', d.credentials.admin.pass);
     client.on('error', () => {});
     // Idle connections that never sent a request / a CONNECT.
-    for (const port of [d.endpoints.http.port, d.endpoints.mqtt.port]) {
+    for (const port of [d.endpoints.http.port, d.endpoints.mqtt.port, d.endpoints.https.port, d.endpoints.mqtts.port]) {
       const idle = connect(port, '127.0.0.1');
       idle.on('error', () => {});
       await new Promise((r) => idle.on('connect', r));
     }
-    expect(await mqttConnack(d.endpoints.mqtt, { username: 'admin', password: d.credentials.admin.pass })).toBe(0);
+    expect(await mqttConnack(d.endpoints.mqtts, { username: 'admin', password: d.credentials.admin.pass })).toBe(0);
 
     const closing = d.close();
     expect(d.close()).toBe(closing);
@@ -120,6 +120,8 @@ describe('reference device: lifecycle', () => {
 
     expect(await tcpRefused(d.endpoints.mqtt.port)).toBe(true);
     expect(await tcpRefused(d.endpoints.http.port)).toBe(true);
+    expect(await tcpRefused(d.endpoints.mqtts.port)).toBe(true);
+    expect(await tcpRefused(d.endpoints.https.port)).toBe(true);
     expect(await udpFree(d.endpoints.coap.port)).toBe(true);
     await client.endAsync(true);
     expect(await netHandles()).toBe(before);

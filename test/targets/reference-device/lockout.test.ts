@@ -54,8 +54,8 @@ describe('reference device: lockout', () => {
   it('locks across interfaces: HTTP failures lock MQTT, MQTT failures lock HTTP', async () => {
     dev = await startReferenceDevice({ factoryFresh: false, lockout: { attempts: 5, windowMs: 10_000, durationMs: 10_000 } });
     await fail(dev, 'admin', 5);
-    expect(await mqttConnack(dev.endpoints.mqtt, { username: 'admin', password: dev.credentials.admin.pass })).toBe(4);
-    for (let i = 0; i < 5; i++) expect(await mqttConnack(dev.endpoints.mqtt, { username: 'sensor-1', password: `wrong-${i}` })).toBe(4);
+    expect(await mqttConnack(dev.endpoints.mqtts, { username: 'admin', password: dev.credentials.admin.pass })).toBe(4);
+    for (let i = 0; i < 5; i++) expect(await mqttConnack(dev.endpoints.mqtts, { username: 'sensor-1', password: `wrong-${i}` })).toBe(4);
     expect((await login(dev, 'sensor-1', dev.credentials.sensor.pass)).status).toBe(401);
   });
 
@@ -81,10 +81,10 @@ describe('reference device: lockout', () => {
   it('counts failed password changes toward the lockout', async () => {
     dev = await startReferenceDevice({ lockout: LOCKOUT });
     for (let i = 0; i < 5; i++) {
-      const r = await http(dev.endpoints.http, 'POST', '/api/password', { json: { username: 'admin', password: `wrong-${i}`, newPassword: 'a-good-new-password' } });
+      const r = await http(dev.endpoints.https, 'POST', '/api/password', { json: { username: 'admin', password: `wrong-${i}`, newPassword: 'a-good-new-password' } });
       expect(r.status).toBe(401);
     }
-    const r = await http(dev.endpoints.http, 'POST', '/api/password', {
+    const r = await http(dev.endpoints.https, 'POST', '/api/password', {
       json: { username: 'admin', password: dev.credentials.shipped.pass, newPassword: 'a-good-new-password' },
     });
     expect(r.status).toBe(401);

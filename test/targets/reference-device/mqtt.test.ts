@@ -27,7 +27,7 @@ async function provisioned(): Promise<RunningDevice> {
 
 async function raw(d: RunningDevice, who: 'admin' | 'sensor', will?: Will): Promise<RawMqtt> {
   const c = who === 'admin' ? d.credentials.admin : d.credentials.sensor;
-  const r = await rawMqtt(d.endpoints.mqtt, { username: c.user, password: c.pass }, will ? { will } : {});
+  const r = await rawMqtt(d.endpoints.mqtts, { username: c.user, password: c.pass }, will ? { will } : {});
   raws.push(r);
   expect(r.connack).toBe(0);
   return r;
@@ -51,7 +51,7 @@ async function drain(r: RawMqtt, quietMs = 150): Promise<string[]> {
 }
 
 async function client(d: RunningDevice, user: string, pass: string): Promise<MqttClient> {
-  const c = await mqttClient(d.endpoints.mqtt, user, pass);
+  const c = await mqttClient(d.endpoints.mqtts, user, pass);
   clients.push(c);
   return c;
 }
@@ -59,28 +59,28 @@ async function client(d: RunningDevice, user: string, pass: string): Promise<Mqt
 describe('reference device: MQTT authentication', () => {
   it('accepts admin and sensor-1 with their passwords (return code 0)', async () => {
     const d = await provisioned();
-    expect(await mqttConnack(d.endpoints.mqtt, { username: 'admin', password: d.credentials.admin.pass })).toBe(0);
-    expect(await mqttConnack(d.endpoints.mqtt, { username: 'sensor-1', password: d.credentials.sensor.pass })).toBe(0);
+    expect(await mqttConnack(d.endpoints.mqtts, { username: 'admin', password: d.credentials.admin.pass })).toBe(0);
+    expect(await mqttConnack(d.endpoints.mqtts, { username: 'sensor-1', password: d.credentials.sensor.pass })).toBe(0);
   });
 
   it('refuses a wrong password, an unknown user and a missing password with 4', async () => {
     const d = await provisioned();
-    expect(await mqttConnack(d.endpoints.mqtt, { username: 'admin', password: 'wrong-password' })).toBe(4);
-    expect(await mqttConnack(d.endpoints.mqtt, { username: 'nobody', password: d.credentials.admin.pass })).toBe(4);
-    expect(await mqttConnack(d.endpoints.mqtt, { username: 'admin' })).toBe(4);
+    expect(await mqttConnack(d.endpoints.mqtts, { username: 'admin', password: 'wrong-password' })).toBe(4);
+    expect(await mqttConnack(d.endpoints.mqtts, { username: 'nobody', password: d.credentials.admin.pass })).toBe(4);
+    expect(await mqttConnack(d.endpoints.mqtts, { username: 'admin' })).toBe(4);
     // The sensor's password is not the admin's.
-    expect(await mqttConnack(d.endpoints.mqtt, { username: 'admin', password: d.credentials.sensor.pass })).toBe(4);
+    expect(await mqttConnack(d.endpoints.mqtts, { username: 'admin', password: d.credentials.sensor.pass })).toBe(4);
   });
 
   it('refuses an anonymous CONNECT with 5, also with an empty user name', async () => {
     const d = await provisioned();
-    expect(await mqttConnack(d.endpoints.mqtt)).toBe(5);
-    expect(await mqttConnack(d.endpoints.mqtt, { username: '' })).toBe(5);
+    expect(await mqttConnack(d.endpoints.mqtts)).toBe(5);
+    expect(await mqttConnack(d.endpoints.mqtts, { username: '' })).toBe(5);
   });
 
   it('refuses every CONNECT with 5 while factory-fresh, the shipped admin password included', async () => {
     dev = await startReferenceDevice();
-    const ep = dev.endpoints.mqtt;
+    const ep = dev.endpoints.mqtts;
     expect(dev.isFactoryFresh()).toBe(true);
     expect(await mqttConnack(ep, { username: 'admin', password: dev.credentials.shipped.pass })).toBe(5);
     expect(await mqttConnack(ep, { username: 'sensor-1', password: dev.credentials.sensor.pass })).toBe(5);
@@ -93,7 +93,7 @@ describe('reference device: MQTT authentication', () => {
 describe('reference device: MQTT access control', () => {
   it('grants sensor-1 only its own filters and refuses the rest with SUBACK 128', async () => {
     const d = await provisioned();
-    const raw = await rawMqtt(d.endpoints.mqtt, { username: 'sensor-1', password: d.credentials.sensor.pass });
+    const raw = await rawMqtt(d.endpoints.mqtts, { username: 'sensor-1', password: d.credentials.sensor.pass });
     raws.push(raw);
     expect(raw.connack).toBe(0);
     const filters = ['config/sensor-1', 'devices/sensor-1/#', 'devices/sensor-1/temp', 'devices/sensor-1', 'devices/+/temp', '#', 'config/#', 'config/sensor-2', '+/sensor-1/temp'];

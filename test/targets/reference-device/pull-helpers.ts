@@ -115,7 +115,7 @@ export async function updateServer(leaf: Leaf, body: Buffer, opts: { cutAt?: num
 /** Publishes the update trigger as a principal (QoS 1, waits for the PUBACK), then disconnects. */
 export async function triggerPull(dev: RunningDevice, who: 'admin' | 'sensor', url: string, payload?: string): Promise<void> {
   const c = who === 'admin' ? dev.credentials.admin : dev.credentials.sensor;
-  const raw = await rawMqtt(dev.endpoints.mqtt, { username: c.user, password: c.pass });
+  const raw = await rawMqtt(dev.endpoints.mqtts, { username: c.user, password: c.pass });
   try {
     if (raw.connack !== 0) throw new Error(`CONNECT ${c.user} -> ${raw.connack}`);
     raw.send({ cmd: 'publish', topic: UPDATE_TOPIC, payload: Buffer.from(payload ?? JSON.stringify({ url })), qos: 1, messageId: 1, retain: false, dup: false });

@@ -43,7 +43,7 @@ async function serve(...args: Parameters<typeof updateServer>): Promise<UpdateSe
 }
 
 const status = async (u: Unit): Promise<{ status: number; firmware: unknown }> => {
-  const r = await http(u.dev.endpoints.http, 'GET', '/api/status', { token: u.admin });
+  const r = await http(u.dev.endpoints.https, 'GET', '/api/status', { token: u.admin });
   return { status: r.status, firmware: (r.json as { firmware?: unknown } | undefined)?.firmware };
 };
 
@@ -203,7 +203,7 @@ describe('reference device: pull path in the target file', () => {
     expect(d.paths[2]).toMatchObject({
       id: 'pull',
       kind: 'pull',
-      via: 'mqtt',
+      via: 'mqtts',
       trigger: { topic: 'devices/rd1/cmd/update', payload: '{"url":"{url}"}', as: 'admin' },
       serve: { host: '127.0.0.1', ca: { cert: u.dev.updateCa.cert, key: u.dev.updateCa.key } },
     });

@@ -2,6 +2,7 @@
 // gauntlet-target/1 schema, pointing at the unit's real ports, with the
 // hardened declaration whatever flaws are on.
 
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { targetFromObject, targetFileSchema } from '../../../harness/core/target-file.js';
 import { FLAWS, startReferenceDevice, type RunningDevice } from '../../../targets/reference-device/index.js';
@@ -23,11 +24,15 @@ describe('reference device: target file', () => {
     expect(target.scope.hosts).toEqual(['127.0.0.1']);
 
     const byId = Object.fromEntries(target.interfaces.map((i) => [i.id, i]));
-    expect(byId.mqtt).toMatchObject({ protocol: 'mqtt', host: '127.0.0.1', port: dev.endpoints.mqtt.port, version: 4, role: 'server' });
+    // Credentials go over TLS only: the plain MQTT and HTTP ports are declared ports, not interfaces.
+    expect(Object.keys(byId)).toEqual(['mqtts', 'coap', 'coaps', 'https']);
+    const deviceCa = readFileSync(dev.deviceCa.cert, 'utf8');
+    expect(byId.mqtts).toMatchObject({ protocol: 'mqtts', host: '127.0.0.1', port: dev.endpoints.mqtts.port, version: 4, role: 'server', tls: { caPem: deviceCa } });
     expect(byId.coap).toMatchObject({ protocol: 'coap', host: '127.0.0.1', port: dev.endpoints.coap.port });
-    expect(byId.http).toMatchObject({
-      protocol: 'http',
-      port: dev.endpoints.http.port,
+    expect(byId.https).toMatchObject({
+      protocol: 'https',
+      port: dev.endpoints.https.port,
+      tls: { caPem: deviceCa },
       probePath: '/api/health',
       protectedPath: '/api/config',
       auth: {
@@ -51,7 +56,7 @@ describe('reference device: target file', () => {
       state: 'factory-fresh',
       shipped: { user: 'admin', pass: dev.credentials.shipped.pass },
       change: {
-        via: 'http',
+        via: 'https',
         method: 'POST',
         path: '/api/password',
         body: { username: '{user}', password: '{pass}', newPassword: '{new}' },
@@ -74,7 +79,11 @@ describe('reference device: target file', () => {
     ]);
     expect(d.update?.images.newer).toEqual({ file: dev.images.newer, version: '2.0.0' });
     expect(d.update?.images.older).toEqual({ file: dev.images.older, version: '0.9.0' });
-    expect(d.interfaces?.map((i) => i.transport)).toEqual(['tcp', 'udp', 'udp', 'tcp']);
+    expect(d.interfaces?.map((i) => `${i.service} ${i.transport}/${i.port}`)).toEqual(
+      (['mqtt', 'mqtts', 'coap', 'coaps', 'http', 'https'] as const).map((s) => `${s} ${s.startsWith('coap') ? 'udp' : 'tcp'}/${dev!.endpoints[s].port}`),
+    );
+    expect(d.secureOnly).toBe(false);
+    expect(d.update?.paths.map((p) => `${p.id} via ${p.via}`)).toEqual(['upload via https', 'coap-block via coaps', 'pull via mqtts']);
   });
 
   it('keeps the hardened declaration when flaws are on', async () => {
@@ -124,17 +133,17 @@ describe('reference device: target file', () => {
     const file = dev.targetFile();
     expect(file.scope.hosts).toEqual(['::1']);
     expect(file.interfaces.map((i) => i.url)).toEqual([
-      `mqtt://[::1]:${dev.endpoints.mqtt.port}`,
+      `mqtts://[::1]:${dev.endpoints.mqtts.port}`,
       `coap://[::1]:${dev.endpoints.coap.port}`,
       `coaps://[::1]:${dev.endpoints.coaps.port}`,
-      `http://[::1]:${dev.endpoints.http.port}`,
+      `https://[::1]:${dev.endpoints.https.port}`,
     ]);
     const target = targetFromObject(file, 'builtin:reference-device', {});
     expect(target.interfaces.map((i) => [i.host, i.port])).toEqual([
-      ['::1', dev.endpoints.mqtt.port],
+      ['::1', dev.endpoints.mqtts.port],
       ['::1', dev.endpoints.coap.port],
       ['::1', dev.endpoints.coaps.port],
-      ['::1', dev.endpoints.http.port],
+      ['::1', dev.endpoints.https.port],
     ]);
   });
 });

@@ -1,8 +1,9 @@
 // The reference device over TLS: its device CA (device-ca.pem, its own key,
 // no key on disk) and the server certificate it issues for the unit's host;
-// mqtts served by the same broker as mqtt (accounts, ACL, retained messages)
+// mqtts served by the same broker as mqtt (accounts, ACL, retained messages;
+// the plain port logs in only with the plaintext-credentials flaw)
 // and https by the same handler as http (sessions); hardened TLS versions
-// (1.2 minimum) and `tls: { legacy: true }` accepting TLS 1.0 and 1.1; the
+// (1.2 minimum) and the tls-legacy-version flaw accepting TLS 1.0 and 1.1; the
 // listeners in the start log, DEVICE_START on a taken port, and close().
 
 import { X509Certificate } from 'node:crypto';
@@ -231,8 +232,8 @@ describe('reference device: mqtts', () => {
     await expect(tlsOpen(d, d.endpoints.mqtts, { servername: 'rd1.example' })).rejects.toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
   });
 
-  it('is the same broker: mqtts publishes reach plain subscribers, retained messages and the ACL are shared', async () => {
-    const d = await unit();
+  it('is the same broker (plaintext-credentials flaw: the plain port logs in too): mqtts publishes reach plain subscribers, retained messages and the ACL are shared', async () => {
+    const d = await unit({ flaws: ['plaintext-credentials'] });
     const plain = await mqttClient(d.endpoints.mqtt, 'admin', d.credentials.admin.pass);
     closers.push(() => plain.end(true));
     const got = collect(plain);
@@ -251,7 +252,7 @@ describe('reference device: mqtts', () => {
 });
 
 describe('reference device: https', () => {
-  it('logs in over https and serves /api/status with the token; sessions are shared with http', async () => {
+  it('logs in over https and serves /api/status with the token; the plain port only redirects', async () => {
     const d = await unit();
     const t = await httpsToken(d);
     expect(t).toMatch(/^[0-9a-f]{64}$/);
@@ -259,8 +260,10 @@ describe('reference device: https', () => {
     expect(status.status).toBe(200);
     expect(status.json).toMatchObject({ firmware: '1.0.0', serial: d.identity.serial });
     expect(status.protocol).toBe('TLSv1.3');
-    // The same handler and session store as the plain API.
-    expect((await http(d.endpoints.http, 'GET', '/api/status', { token: t })).status).toBe(200);
+    // The plain port serves no session: it redirects to the same path on https.
+    const plain = await http(d.endpoints.http, 'GET', '/api/status', { token: t });
+    expect(plain.status).toBe(308);
+    expect(plain.headers.location).toBe(`https://127.0.0.1:${d.endpoints.https.port}/api/status`);
     expect((await https(d, 'GET', '/api/status')).status).toBe(401);
     expect((await https(d, 'POST', '/api/login', { json: { username: 'admin', password: 'wrong-password' } })).status).toBe(401);
   });
@@ -280,8 +283,8 @@ describe('reference device: TLS versions', () => {
     await until(() => log.some((l) => l.startsWith('mqtts: TLS handshake failed')) && log.some((l) => l.startsWith('https: TLS handshake failed')), 'the refusals logged');
   });
 
-  it('tls.legacy: a TLS 1.0-only client (ciphers DEFAULT:@SECLEVEL=0) completes the handshake, MQTT CONNECT and HTTPS login', async () => {
-    const d = await unit({ tls: { legacy: true } });
+  it('tls-legacy-version: a TLS 1.0-only client (ciphers DEFAULT:@SECLEVEL=0) completes the handshake, MQTT CONNECT and HTTPS login', async () => {
+    const d = await unit({ flaws: ['tls-legacy-version'] });
     for (const ep of [d.endpoints.mqtts, d.endpoints.https]) {
       const s = await tlsOpen(d, ep, TLS1_ONLY);
       expect(s.authorized).toBe(true);
@@ -319,8 +322,8 @@ describe('reference device: TLS listeners lifecycle', () => {
     expect(new Set([d.endpoints.mqtt.port, d.endpoints.mqtts.port, d.endpoints.http.port, d.endpoints.https.port]).size).toBe(4);
     const [mqtts, httpsPort] = [await freeTcpPort(), await freeTcpPort()];
     const given = await unit({ ports: { mqtts, https: httpsPort } });
-    expect(given.endpoints.mqtts).toEqual({ host: '127.0.0.1', port: mqtts });
-    expect(given.endpoints.https).toEqual({ host: '127.0.0.1', port: httpsPort });
+    expect(given.endpoints.mqtts).toEqual({ host: '127.0.0.1', port: mqtts, tls: true });
+    expect(given.endpoints.https).toEqual({ host: '127.0.0.1', port: httpsPort, tls: true });
     expect(await mqttsConnack(given, { username: 'admin', password: given.credentials.admin.pass })).toBe(0);
     expect((await https(given, 'GET', '/api/health')).status).toBe(200);
   });
@@ -334,10 +337,6 @@ describe('reference device: TLS listeners lifecycle', () => {
       code: 'DEVICE_START',
       message: expect.stringContaining('HTTPS'),
     });
-  });
-
-  it('refuses a non-boolean tls.legacy with USAGE', async () => {
-    await expect(startReferenceDevice({ tls: { legacy: 'yes' as unknown as boolean } })).rejects.toMatchObject({ code: 'USAGE' });
   });
 
   it('close() closes mqtts and https, with sessions open', async () => {
