@@ -6,3 +6,4 @@ export * from './check.js';
 export * from './profile.js';
 export * from './events.js';
 export * from './report.js';
+export * from './fuzz.js';

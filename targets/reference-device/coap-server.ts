@@ -14,6 +14,7 @@ import type { Firmware } from './firmware.js';
 import type { Flaw } from './flaws.js';
 import { FIRMWARE_VERSION } from './http-api.js';
 import type { Sessions } from './sessions.js';
+import { coapFault, type Fault } from './robustness-flaws.js';
 
 /** Every resource the unit serves (/fw answers 4.01 over plain CoAP: firmware comes over coaps). */
 export const COAP_RESOURCES = ['/sensors/temperature', '/sensors/humidity', '/config', '/fw'] as const;
@@ -30,6 +31,8 @@ export interface CoapServerOptions {
   readonly firmwareVersion?: () => string;
   /** The firmware slot: plain CoAP PUT /fw installs only with the update-no-auth flaw (coaps is the way in). */
   readonly firmware?: Pick<Firmware, 'install'>;
+  /** A robustness flaw fired on a datagram: the device's watchdog crashes the service. */
+  readonly onFault?: (fault: Fault) => void;
 }
 
 export interface RunningCoap {
@@ -152,8 +155,31 @@ export async function startCoapServer(opts: CoapServerOptions): Promise<RunningC
     throw e;
   });
   socket.on('error', (err) => opts.log(`coap: socket error: ${err.message}`));
+  // The coap package sends delayed empty ACKs and retransmissions from its own
+  // timers, which it does not cancel on close: after a crash (the socket closed
+  // under it) such a send would throw out of a timer. Sends on a closed socket
+  // are dropped instead, as a dead process's would be.
+  let socketClosed = false;
+  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+  (socket as unknown as { send: (...args: unknown[]) => void }).send = (...args: unknown[]) => {
+    if (socketClosed) return;
+    try {
+      send(...args);
+    } catch (err) {
+      opts.log(`coap: send failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  // The robustness flaws read each datagram before the coap package does; block buffers leak across the service's life.
+  const leak = { bytes: 0 };
+  socket.on('message', (msg: Buffer) => {
+    const fault = coapFault(msg, opts.flaws, leak);
+    // After the coap package has handled this datagram: a reply written to a closed socket would throw.
+    if (fault) setImmediate(() => opts.onFault?.(fault));
+  });
 
   const server = createServer((req, res) => {
+    // A reply cut short by a crash (the socket closed under it) must not take the process down.
+    res.on('error', (err: Error) => opts.log(`coap: reply failed: ${err.message}`));
     try {
       handleCoap(req, res, opts);
     } catch (err) {
@@ -173,6 +199,7 @@ export async function startCoapServer(opts: CoapServerOptions): Promise<RunningC
     port: socket.address().port,
     close() {
       closing ??= new Promise<void>((resolve) => {
+        socketClosed = true;
         server.close();
         socket.close(() => resolve());
       });

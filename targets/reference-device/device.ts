@@ -19,9 +19,20 @@ import { Lockout } from './lockout.js';
 import { startMqttBroker } from './mqtt-broker.js';
 import { resolveOptions, type DeviceOptions } from './options.js';
 import { Sessions } from './sessions.js';
+import type { Fault } from './robustness-flaws.js';
+import { Supervised, type Service } from './watchdog.js';
+import type { RunningCoap } from './coap-server.js';
 import { describeUnit } from './target-description.js';
 import { serverTlsOptions, writeDeviceTls, type DeviceTls } from './tls.js';
 import { PullUpdater, UPDATE_TOPIC, writeUpdateCa, type UpdateCa } from './update-pull.js';
+
+/** A service with a plain and a TLS port (MQTT, HTTP). */
+interface DualService extends Service {
+  readonly port: number;
+  readonly tlsPort: number;
+}
+type MqttService = DualService;
+type HttpService = DualService;
 
 export interface RunningDevice {
   readonly endpoints: {
@@ -130,10 +141,16 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   const puller = new PullUpdater({ host: o.host, flaws, firmware, caPem: ca.certPem, log });
   closers.push(async () => puller.close());
 
-  const mqtt = await start('MQTT', o.ports.mqtt, () => 
-    startMqttBroker({
+  // MQTT (plain and TLS), plain CoAP and HTTP (plain and TLS) run supervised: a
+  // robustness flaw crashes or wedges the service and the watchdog restarts it
+  // on the same ports (watchdog.ts).
+  const faultTo = (svc: () => Supervised<Service> | undefined) => (f: Fault) =>
+    f.kind === 'crash' ? svc()?.crash(f.reason) : svc()?.hang(f.reason, o.hangMs);
+  let mqttSvc: Supervised<MqttService> | undefined;
+  const startMqtt = async (ports: { mqtt: number; mqtts: number }): Promise<MqttService> => {
+    const broker = await startMqttBroker({
       host: o.host,
-      port: o.ports.mqtt,
+      port: ports.mqtt,
       accounts,
       flaws,
       state,
@@ -141,21 +158,48 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
       onPublish: (topic, payload, who) => {
         if (topic === UPDATE_TOPIC) puller.command(payload, who);
       },
-    }),
+      onFault: faultTo(() => mqttSvc),
+      isHung: () => mqttSvc?.state === 'hung',
+    });
+    try {
+      const tls = await broker.listenTls(ports.mqtts, tlsOptions);
+      return { port: broker.port, tlsPort: tls.port, close: () => broker.close() };
+    } catch (e) {
+      await broker.close();
+      throw new Error(`MQTT over TLS on port ${ports.mqtts}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  };
+  mqttSvc = await start('MQTT', o.ports.mqtt, () =>
+    Supervised.start('mqtt', () => startMqtt(o.ports), (first) => () => startMqtt({ mqtt: first.port, mqtts: first.tlsPort }), o.rebootMs, log),
   );
-  const mqtts = await start('MQTT over TLS', o.ports.mqtts, () => mqtt.listenTls(o.ports.mqtts, tlsOptions));
-  const coap = await start('CoAP', o.ports.coap, () =>
-    startCoapServer({ host: o.host, port: o.ports.coap, flaws, state, log, sessions, firmware, firmwareVersion: () => firmware.lastInstalled() }),
-  );
+  const mqtt = mqttSvc.service;
+  const mqtts = { port: mqtt.tlsPort };
+  let coapSvc: Supervised<RunningCoap> | undefined;
+  const startCoap = (port: number) =>
+    startCoapServer({ host: o.host, port, flaws, state, log, sessions, firmware, firmwareVersion: () => firmware.lastInstalled(), onFault: faultTo(() => coapSvc) });
+  coapSvc = await start('CoAP', o.ports.coap, () => Supervised.start('coap', () => startCoap(o.ports.coap), (first) => () => startCoap(first.port), o.rebootMs, log));
+  const coap = coapSvc.service;
   const identities = new Map<string, PskAccount>([
     [ADMIN_PSK_IDENTITY, { key: Buffer.from(o.credentials.adminPskHex, 'hex'), role: 'admin' }],
     [SENSOR_PSK_IDENTITY, { key: Buffer.from(o.credentials.sensorPskHex, 'hex'), role: 'device' }],
   ]);
   const coaps = await start('CoAP over DTLS', o.ports.coaps, () => startCoapsServer({ host: o.host, port: o.ports.coaps, flaws, state, firmware, identities, log }));
-  const http = await start('HTTP', o.ports.http, () =>
-    startHttpApi({ host: o.host, port: o.ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions, firmware }),
+  let httpSvc: Supervised<HttpService> | undefined;
+  const startHttp = async (ports: { http: number; https: number }): Promise<HttpService> => {
+    const api = await startHttpApi({ host: o.host, port: ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions, firmware, onFault: faultTo(() => httpSvc) });
+    try {
+      const tls = await api.listenTls(ports.https, tlsOptions);
+      return { port: api.port, tlsPort: tls.port, close: () => api.close() };
+    } catch (e) {
+      await api.close();
+      throw new Error(`HTTPS on port ${ports.https}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  };
+  httpSvc = await start('HTTP', o.ports.http, () =>
+    Supervised.start('http', () => startHttp(o.ports), (first) => () => startHttp({ http: first.port, https: first.tlsPort }), o.rebootMs, log),
   );
-  const https = await start('HTTPS', o.ports.https, () => http.listenTls(o.ports.https, tlsOptions));
+  const http = httpSvc.service;
+  const https = { port: http.tlsPort };
   // The debug-port flaw: the shell must really be there, so a taken port fails the start (never skipped).
   const debug = flaws.has('debug-port')
     ? await start('debug shell', o.ports.debug, () => startDebugShell({ host: o.host, port: o.ports.debug, log }))

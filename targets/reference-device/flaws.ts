@@ -37,6 +37,11 @@ export const FLAWS = [
   'dtls-crash-fragment',
   'plaintext-credentials',
   'tls-legacy-version',
+  'mqtt-crash-remaining-length',
+  'mqtt-hang-qos2',
+  'coap-crash-option',
+  'coap-block-leak',
+  'http-crash-header',
 ] as const;
 
 export type Flaw = (typeof FLAWS)[number];
@@ -76,6 +81,12 @@ export const FLAW_INFO: Readonly<Record<Flaw, string>> = Object.freeze({
   'plaintext-credentials':
     'the plaintext listeners serve what the TLS ones do: MQTT CONNECT with a user name and password is accepted on the plain MQTT port, and POST /api/login (and the whole API) on the plain HTTP port, so credentials and session tokens travel in clear',
   'tls-legacy-version': 'mqtts and https also accept TLS 1.0 and TLS 1.1 (OpenSSL security level 0, so SHA-1 MAC suites too)',
+  'mqtt-crash-remaining-length': 'an MQTT fixed header whose remaining length takes a 5th byte kills the MQTT service (plain and TLS); the watchdog restarts it, sessions lost',
+  'mqtt-hang-qos2': 'PUBREL for a packet id with no QoS 2 PUBLISH in flight (a duplicate PUBREL too) wedges the MQTT service: no new connection is answered until the watchdog restarts it (5 s)',
+  'coap-crash-option': 'a CoAP option whose extended delta takes the option number past 65535 kills the plain CoAP service; the watchdog restarts it',
+  'coap-block-leak': 'plain CoAP trusts Size1 of a Block1 transfer, pre-allocates it and never frees abandoned transfers: past 64 MiB the CoAP service dies (out of memory)',
+  'http-crash-header':
+    'an HTTP request target or header value over 1 KiB, or a malformed Host header (two of them, a port past 65535, characters no host has), kills the HTTP service (plain and TLS); the watchdog restarts it, sessions lost',
 });
 
 export function isFlaw(name: string): name is Flaw {

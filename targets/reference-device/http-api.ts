@@ -37,6 +37,7 @@ import type { RejectReason } from './firmware-image.js';
 import { Sessions, type Session } from './sessions.js';
 import { closeTcp, listenTcp } from './sockets.js';
 import { handshakeFailure } from './tls.js';
+import { httpFault, type Fault } from './robustness-flaws.js';
 
 /** The version every unit starts with. */
 export const FIRMWARE_VERSION = BASELINE_VERSION;
@@ -61,6 +62,8 @@ export interface HttpApiOptions {
   readonly sessions?: Sessions;
   /** The unit's firmware slot: /api/status reads it, POST /api/firmware installs into it. */
   readonly firmware: Firmware;
+  /** A robustness flaw fired on a request: the device's watchdog crashes the service. */
+  readonly onFault?: (fault: Fault) => void;
 }
 
 export interface RunningHttp {
@@ -452,7 +455,18 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
     reply(res, def.run({ ...base, body, image }));
   }
 
+  /** The robustness flaw, on every request of either port, before anything else reads it. */
+  const faulted = (req: IncomingMessage): boolean => {
+    const fault = httpFault(req.url ?? '', req.rawHeaders, opts.flaws);
+    if (!fault) return false;
+    req.socket.destroy();
+    opts.onFault?.(fault);
+    return true;
+  };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!faulted(req)) serve(req, res);
+  };
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       opts.log(`http: internal error: ${err instanceof Error ? err.message : String(err)}`);
       reply(res, { status: 500, body: { error: 'internal error' } }, true);
@@ -472,10 +486,11 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
   let httpsPort: number | undefined;
   const plainLogins = opts.flaws.has('plaintext-credentials');
   const onPlainRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    if (plainLogins) return onRequest(req, res);
+    if (faulted(req)) return;
+    if (plainLogins) return serve(req, res);
     const rawUrl = req.url ?? '';
     const path = rawUrl.startsWith('/') ? normalisePath(rawUrl.split(/[?#]/, 1)[0]!) : undefined;
-    if (path && path.join('/') === PLAIN_PUBLIC.join('/') && req.method === 'GET') return onRequest(req, res);
+    if (path && path.join('/') === PLAIN_PUBLIC.join('/') && req.method === 'GET') return serve(req, res);
     if (httpsPort === undefined || !rawUrl.startsWith('/')) return reply(res, { status: 403, body: { error: 'plaintext HTTP serves /api/health only' } }, true);
     const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
     const location = `https://${host}:${httpsPort}${rawUrl}`;

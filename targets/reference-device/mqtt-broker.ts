@@ -46,6 +46,7 @@ import type { Flaw } from './flaws.js';
 import { filterCovers, isValidFilter, topicMatches } from './topic-match.js';
 import { listenTcp, closeTcp } from './sockets.js';
 import { handshakeFailure } from './tls.js';
+import { MqttFrameScanner, type Fault } from './robustness-flaws.js';
 
 /** Where refused publishes go: never forwarded to anyone. */
 const SINK_TOPIC = '$gauntlet/dropped';
@@ -131,6 +132,10 @@ export interface MqttBrokerOptions {
    * publisher's log name: how the unit itself hears its command topics.
    */
   readonly onPublish?: (topic: string, payload: Buffer, who: string) => void;
+  /** A robustness flaw fired on a connection's raw bytes: the device's watchdog crashes or wedges the service. */
+  readonly onFault?: (fault: Fault) => void;
+  /** While true (a wedged service), new connections are accepted and never answered. */
+  readonly isHung?: () => boolean;
 }
 
 export interface RunningMqtt {
@@ -267,9 +272,25 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
 
   // No Nagle: small MQTT packets go out at once, as on a tuned embedded stack
   // (otherwise every delivery waits ~40 ms on delayed ACKs).
+  /** Every connection, plain or TLS: a wedged service never answers; the robustness flaws read the raw bytes first. */
+  const accept = (socket: Socket): void => {
+    if (opts.isHung?.()) {
+      socket.on('error', () => {});
+      socket.setTimeout(30_000, () => socket.destroy());
+      return;
+    }
+    if (MqttFrameScanner.needed(flaws)) {
+      const scanner = new MqttFrameScanner(flaws);
+      socket.on('data', (chunk: Buffer) => {
+        const fault = scanner.feed(chunk);
+        if (fault) opts.onFault?.(fault);
+      });
+    }
+    broker.handle(socket);
+  };
   const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
     plain.add(socket);
-    broker.handle(socket);
+    accept(socket);
   });
   let port: number;
   try {
@@ -285,9 +306,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
     port,
     async listenTls(tlsPort, options) {
       if (closing) throw new Error('the broker is closed');
-      const tlsServer = createTlsServer({ ...options, noDelay: true }, (socket: TLSSocket) => {
-        broker.handle(socket);
-      });
+      const tlsServer = createTlsServer({ ...options, noDelay: true }, (socket: TLSSocket) => accept(socket));
       tlsServer.on('tlsClientError', (err: Error, socket: TLSSocket) => {
         log(`mqtts: TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${handshakeFailure(err)}`);
       });

@@ -17,6 +17,10 @@ export interface DeviceOptions {
   flaws?: readonly Flaw[];
   /** Whether the admin account still has the shipped password; default true. */
   factoryFresh?: boolean;
+  /** How long the watchdog waits before restarting a crashed service, ms; default 1500. */
+  rebootMs?: number;
+  /** How long a wedged service (mqtt-hang-qos2) stays wedged before its watchdog restarts it, ms; default 5000. */
+  hangMs?: number;
   /** Default {attempts: 5, windowMs: 1000, durationMs: 1000}. */
   lockout?: { attempts: number; windowMs: number; durationMs: number };
   /** Default: random per unit (passwords 16 base64url characters each; DTLS PSKs 16 random bytes, hex). */
@@ -40,6 +44,8 @@ export interface ResolvedOptions {
   };
   readonly flaws: readonly Flaw[];
   readonly factoryFresh: boolean;
+  readonly rebootMs: number;
+  readonly hangMs: number;
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
   readonly credentials: {
     readonly adminPass: string;
@@ -78,6 +84,12 @@ function pskHex(name: string, value: string | undefined): string {
   if (value === undefined) return randomBytes(16).toString('hex');
   if (typeof value !== 'string' || !/^([0-9a-f]{2}){1,64}$/i.test(value)) throw usage(`credentials.${name}: expected 1 to 64 bytes as hex`);
   return value.toLowerCase();
+}
+
+function millis(name: string, value: number | undefined, fallback: number): number {
+  const ms = value ?? fallback;
+  if (!Number.isInteger(ms) || ms < 0 || ms > 60_000) throw usage(`${name}: expected an integer from 0 to 60000 (got ${String(value)})`);
+  return ms;
 }
 
 function port(name: string, value: number | undefined): number {
@@ -131,6 +143,8 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
     },
     flaws,
     factoryFresh: opts.factoryFresh ?? true,
+    rebootMs: millis('rebootMs', opts.rebootMs, 1500),
+    hangMs: millis('hangMs', opts.hangMs, 5000),
     lockout,
     credentials: {
       adminPass: password('adminPass', opts.credentials?.adminPass),

@@ -63,17 +63,25 @@ const EXPECTED: Readonly<Record<Flaw, readonly string[]>> = {
   // Issue 5: TLS and plaintext (credentials go over mqtts/https only; the plain ports are declared ports).
   'plaintext-credentials': ['transport.plaintext@target'],
   'tls-legacy-version': ['transport.tls@https', 'transport.tls@mqtts'],
+  // Issue 6: robustness, found by the default profile's short fuzz campaign (pinned seed), shrunk and confirmed.
+  'mqtt-crash-remaining-length': ['robustness.fuzz@mqtts'],
+  'mqtt-hang-qos2': ['robustness.fuzz@mqtts'],
+  'coap-crash-option': ['robustness.fuzz@coap'],
+  'coap-block-leak': ['robustness.fuzz@coap'],
+  'http-crash-header': ['robustness.fuzz@https'],
 };
 
 /** Every check instance the default profile plans on the reference device. */
-const CHECK_INSTANCES = 44;
+const CHECK_INSTANCES = 47;
 
-// Short lockout timings keep the paced dictionary and the brute-force wait fast.
+// Short lockout timings keep the paced dictionary and the brute-force wait fast;
+// a quick watchdog keeps the fuzz campaigns' crash recoveries short.
 const LOCKOUT = { attempts: 5, windowMs: 300, durationMs: 300 };
+const WATCHDOG = { rebootMs: 300, hangMs: 2500 };
 
 /** Each test owns its device, so tests run concurrently (most of their time is lockout pacing). */
 async function withDevice<T>(flaws: readonly Flaw[], fn: (d: RunningDevice) => Promise<T>): Promise<T> {
-  const device = await startReferenceDevice({ flaws, lockout: LOCKOUT });
+  const device = await startReferenceDevice({ flaws, lockout: LOCKOUT, ...WATCHDOG });
   try {
     return await fn(device);
   } finally {

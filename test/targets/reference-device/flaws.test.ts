@@ -5,6 +5,8 @@
 
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GauntletError } from '../../../harness/core/errors.js';
@@ -218,7 +220,61 @@ const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])
   ['dtls-default-psk', async (d) => pskHandshake(d, 'Client_identity', Buffer.from('secretPSK'))],
   ['dtls-no-replay-window', async (d) => answersReplay(d)],
   ['dtls-crash-fragment', async (d) => !(await survivesOverrunFragment(d))],
+  // Robustness (fuzz targets): each probe sends the one input, sees the service die or wedge, and waits for its watchdog.
+  ['mqtt-crash-remaining-length', async (d) => knocksOut(d, 'mqtt', () => rawTcp(d.endpoints.mqtt.port, Buffer.from('10b0808080000004', 'hex')))],
+  [
+    'mqtt-hang-qos2',
+    async (d) =>
+      knocksOut(d, 'mqtt', async () => {
+        const s = await mqttAs(d, 'admin');
+        s.send({ cmd: 'pubrel', messageId: 7 });
+        await new Promise((r) => setTimeout(r, 50));
+        s.close();
+      }),
+  ],
+  // Option 14/ext 0xffff: option number 65804 (past 65535).
+  ['coap-crash-option', async (d) => knocksOut(d, 'coap', () => rawUdp(d.endpoints.coap.port, Buffer.from('40011234e0ffff', 'hex')))],
+  // PUT /fw, Block1 num 0 M=1 szx 0, Size1 0xffffffff, 16 bytes.
+  ['coap-block-leak', async (d) => knocksOut(d, 'coap', () => rawUdp(d.endpoints.coap.port, Buffer.from(`40031235b26677d10308d414ffffffffff${'61'.repeat(16)}`, 'hex')))],
+  ['http-crash-header', async (d) => knocksOut(d, 'http', () => rawTcp(d.endpoints.http.port, Buffer.from(`GET /api/health HTTP/1.1\r\nHost: x\r\nX-Long: ${'a'.repeat(2000)}\r\n\r\n`)))],
 ];
+
+/** Whether a service answers a cheap probe now (MQTT: CONNACK on mqtts; CoAP: GET; HTTP: GET /api/health). */
+async function serviceUp(d: RunningDevice, svc: 'mqtt' | 'coap' | 'http'): Promise<boolean> {
+  try {
+    if (svc === 'mqtt') return (await mqttConnack(d.endpoints.mqtts, { username: 'admin', password: d.credentials.admin.pass })) >= 0;
+    if (svc === 'coap') return (await coapRequest(d.endpoints.coap, 'GET', '/sensors/temperature')).code === '2.05';
+    return (await http(d.endpoints.https, 'GET', '/api/health')).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `input`; true when the service then stops answering. Waits (up to 8 s) for the watchdog to bring it back either way. */
+async function knocksOut(d: RunningDevice, svc: 'mqtt' | 'coap' | 'http', input: () => Promise<void>): Promise<boolean> {
+  await input();
+  await new Promise((r) => setTimeout(r, 30));
+  const down = !(await serviceUp(d, svc));
+  const until = Date.now() + 8000;
+  while (!(await serviceUp(d, svc)) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  return down;
+}
+
+function rawTcp(port: number, bytes: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const s = tcpConnect(port, '127.0.0.1', () => s.write(bytes));
+    s.on('error', () => resolve());
+    s.on('close', () => resolve());
+    setTimeout(() => (s.destroy(), resolve()), 100);
+  });
+}
+
+function rawUdp(port: number, bytes: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.send(bytes, port, '127.0.0.1', () => setTimeout(() => (s.close(), resolve()), 30));
+  });
+}
 
 /** A window long enough that slow machines still reach the limit inside it. */
 const MATRIX_LOCKOUT = { attempts: 5, windowMs: 10_000, durationMs: 10_000 };
@@ -230,7 +286,7 @@ beforeAll(async () => {
 /** A unit for the matrix, its debug shell (if any) on the suite's port. */
 async function matrixUnit(flaws: Flaw[]): Promise<RunningDevice> {
   const log: string[] = [];
-  const d = await startReferenceDevice({ flaws, lockout: MATRIX_LOCKOUT, ports: { debug: debugPort }, log: (l) => log.push(l) });
+  const d = await startReferenceDevice({ flaws, lockout: MATRIX_LOCKOUT, ports: { debug: debugPort }, rebootMs: 100, hangMs: 500, log: (l) => log.push(l) });
   unitLogs.set(d, log);
   return d;
 }

@@ -1,0 +1,174 @@
+// robustness.fuzz (C15, C16): a fuzz campaign on one MQTT, CoAP or HTTP
+// interface (fuzz/campaign.ts). The cases come from the protocol's
+// arbitraries, one quarter conforming (valid mode) and three quarters
+// breaking one rule each (hostile mode), aimed at what the target file
+// declares: the principal's session (an MQTT CONNECT with its credential, an
+// HTTP session header), the declared topics, resources and routes. Oracles:
+// crash, hang, reboot (the sentinel's state), invalid response, latency creep.
+// Each finding is the shrunk case, confirmed on the recovered device, with its
+// bytes per step in the evidence and its fast-check path for `gauntlet replay`.
+// In the default profile the budget is the run's property budget; `gauntlet
+// fuzz` gives it minutes or thousands of cases.
+
+import fc from 'fast-check';
+import type { Check, CheckContext, CheckOutcome, FindingDraft, FuzzCase, HttpInterface, Interface, MqttInterface, Principal, Target } from '../../model/index.js';
+import { runCampaign, type CampaignFinding } from '../../fuzz/campaign.js';
+import { DEFAULT_THRESHOLDS } from '../../fuzz/oracles.js';
+import { hexOf } from '../../protocols/common/io.js';
+import { coapCaseArb } from '../../protocols/coap/arbitraries.js';
+import { httpCaseArb } from '../../protocols/http/arbitraries.js';
+import { httpLogin } from '../../protocols/http/login.js';
+import { mqttCaseArb } from '../../protocols/mqtt/arbitraries.js';
+import { ioOf } from '../io.js';
+import { requirementsOf } from '../requirements.js';
+
+/** How long a crashed or hung device is given to answer again before the campaign stops. */
+export const REBOOT_WAIT_MS = 15_000;
+/** A campaign stops after this many distinct findings. */
+export const MAX_FINDINGS = 3;
+/**
+ * Fuzz cases are cheap (a connection, a few packets, a probe): a campaign in a
+ * run gets this many per unit of the run's property budget (--num-runs).
+ */
+export const CASES_PER_RUN = 8;
+/** Hostile cases per conforming one. */
+const HOSTILE_WEIGHT = 3;
+
+/** The first principal with a user name and password: its session is what the stateful cases run in. */
+export function fuzzPrincipal(target: Target): Principal | undefined {
+  return target.principals.find((p) => p.user !== '' && p.pass !== '');
+}
+
+const mix = (valid: fc.Arbitrary<FuzzCase>, hostile: fc.Arbitrary<FuzzCase>) =>
+  fc.oneof({ weight: 1, arbitrary: valid }, { weight: HOSTILE_WEIGHT, arbitrary: hostile });
+
+/** Paths the target declares for CoAP (resources, anonymous ones, discovery). */
+function coapPaths(target: Target): string[] {
+  const c = target.declaration.access.coap;
+  return [...new Set(['/.well-known/core', ...Object.keys(c.anonymous), ...c.resources])];
+}
+
+/** Paths the target declares for HTTP, `{param}`s filled with the principal's user name. */
+function httpPaths(target: Target, iface: HttpInterface, principal: Principal | undefined): string[] {
+  const h = target.declaration.access.http;
+  const fill = (route: string) => route.replace(/\{[^}]+\}/g, principal?.user ?? 'admin');
+  const paths = [iface.probePath, ...(iface.protectedPath ? [iface.protectedPath] : []), ...h.public.map((p) => p.split(' ')[1] ?? '/'), ...h.routes.map((r) => fill(r.route))];
+  return [...new Set(paths.filter((p) => p.startsWith('/')))];
+}
+
+/** Topics the principal may use (its declared rules), for stateful MQTT cases. */
+function mqttTopics(target: Target, principal: Principal | undefined): string[] {
+  const rules = principal ? target.declaration.access.mqtt.rules[principal.name] : undefined;
+  const concrete = (f: string) => f.replace(/\/?#$/, '/fuzz').replace(/\+/g, 'x').replace(/^$/, 'gauntlet/fuzz');
+  const topics = [...(rules?.publish ?? []), ...(rules?.subscribe ?? [])].filter((t) => !t.startsWith('$')).map(concrete);
+  return topics.length ? [...new Set(topics)] : ['gauntlet/fuzz'];
+}
+
+/** A topic the principal may subscribe to (its first concrete subscribe filter), for the reboot oracle's sentinel. */
+function sentinelTopicOf(target: Target, principal: Principal | undefined): string {
+  const rules = principal ? target.declaration.access.mqtt.rules[principal.name] : undefined;
+  const filter = rules?.subscribe.find((f) => !f.startsWith('$'));
+  return filter ? filter.replace(/#$/, 'gauntlet-sentinel').replace(/\+/g, 'x') : 'gauntlet/sentinel';
+}
+
+/** The case generator for an interface, aimed at what the target declares. */
+export async function casesFor(ctx: CheckContext, iface: Interface, principal: Principal | undefined): Promise<{ cases: fc.Arbitrary<FuzzCase>; note: string }> {
+  switch (iface.protocol) {
+    case 'mqtt':
+    case 'mqtts': {
+      const m = iface as MqttInterface;
+      const auth = principal ? { username: principal.user, password: principal.pass } : undefined;
+      const topics = mqttTopics(ctx.target, principal);
+      const opts = { version: m.version, auth, topics };
+      return { cases: mix(mqttCaseArb({ ...opts, mode: 'valid' }), mqttCaseArb({ ...opts, mode: 'hostile' })), note: `MQTT ${m.version === 5 ? '5.0' : '3.1.1'} cases${principal ? ` in ${principal.name}'s session` : ', anonymous'}; topics ${topics.join(', ')}` };
+    }
+    case 'coap':
+    case 'coaps': {
+      const paths = coapPaths(ctx.target);
+      return { cases: mix(coapCaseArb({ mode: 'valid', paths }), coapCaseArb({ mode: 'hostile', paths })), note: `CoAP cases on ${paths.join(', ')}` };
+    }
+    case 'http':
+    case 'https': {
+      const h = iface as HttpInterface;
+      // The cases' own session (not the sentinel's, which they must not be able to end).
+      let headers: Readonly<Record<string, string>> | undefined;
+      if (principal && h.auth) {
+        const o = await httpLogin(h, { user: principal.user, pass: principal.pass }, ioOf(ctx));
+        if (o.kind === 'granted') headers = o.headers;
+      }
+      const paths = httpPaths(ctx.target, h, principal);
+      const host = `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`;
+      const opts = { host, paths, ...(headers ? { headers } : {}) };
+      return { cases: mix(httpCaseArb({ ...opts, mode: 'valid' }), httpCaseArb({ ...opts, mode: 'hostile' })), note: `HTTP/1.1 cases on ${paths.length} declared paths${headers ? ` in ${principal!.name}'s session` : ', no session'}` };
+    }
+  }
+}
+
+function findingOf(f: CampaignFinding, iface: Interface, numRuns: number): FindingDraft {
+  const steps = f.case.steps.map((s, i) => `  ${i + 1}. ${s.label} [${s.bytes.length} B] ${hexOf(s.bytes, 48).hex}${s.bytes.length > 48 ? '…' : ''}`).join('\n');
+  const what = f.oracle === 'crash' ? 'stopped answering (crash)' : f.oracle === 'hang' ? 'hung' : f.oracle === 'reboot' ? 'lost its state (reboot)' : f.oracle === 'invalid-response' ? 'sent a reply that does not parse' : 'slowed down';
+  return {
+    summary: `${iface.protocol.toUpperCase()} ${what} after "${f.case.label}" (${f.case.steps.length} step(s), shrunk from ${f.originalSteps}${f.confirmed ? ', confirmed' : ', not confirmed on replay'})`,
+    severity: f.oracle === 'invalid-response' ? 'medium' : 'high',
+    evidence: {
+      observed: `${f.detail}\nreplay on the recovered device: ${f.confirmDetail}\nshrunk case (${f.shrinks} shrinks):\n${steps}`,
+      declared: 'the device survives every input, answers in its protocol, keeps its state (STANDARDS.md C15)',
+      source: 'robustness.fuzz: black-box oracles (probe after every case)',
+      transcript: f.transcript,
+      counterexample: { seed: f.seed, path: f.path, value: f.case.steps.map((s) => s.label).join(' | '), numRuns, shrinks: f.shrinks },
+    },
+  };
+}
+
+export const robustnessFuzz: Check = {
+  id: 'robustness.fuzz',
+  title: 'Fuzz campaign: no crash, hang, reboot, invalid reply or latency creep (MQTT, CoAP, HTTP)',
+  catalog: ['C15', 'C16'],
+  requirements: requirementsOf('C15', 'C16'),
+  protocols: ['mqtt', 'mqtts', 'coap', 'http', 'https'],
+  phase: 'main',
+  severity: 'high',
+  remedy:
+    'Validate every length, flag and field of an input against the bytes received and the protocol before acting on it; bound every buffer and every per-peer state (block-wise transfers, QoS 2 handshakes, sessions) and drop what does not fit; run services under a watchdog, but treat every restart as a bug.',
+  // The campaign's own time budget, plus shrinking, confirmation and recovery waits.
+  timeoutMs: 900_000,
+  applies: (_t, iface) => (iface.role === 'server' ? undefined : `${iface.id}: the device is a client here; fuzz cases go to its servers`),
+  run: async (ctx) => fuzzInterface(ctx),
+};
+
+async function fuzzInterface(ctx: CheckContext): Promise<CheckOutcome> {
+  const iface = ctx.iface;
+  const principal = fuzzPrincipal(ctx.target);
+  const { cases, note } = await casesFor(ctx, iface, principal);
+  ctx.transcript.note(note);
+  const r = await runCampaign({
+    iface,
+    principal,
+    sentinelTopic: sentinelTopicOf(ctx.target, principal),
+    cases,
+    seed: ctx.instance.seed,
+    numRuns: ctx.budget.numRuns * CASES_PER_RUN,
+    timeMs: ctx.budget.timeMs,
+    path: ctx.replay.path,
+    thresholds: { ...DEFAULT_THRESHOLDS, hangMs: Math.max(ctx.ioTimeoutMs, 500) },
+    rebootWaitMs: Math.max(REBOOT_WAIT_MS, 4 * ctx.ioTimeoutMs),
+    maxFindings: MAX_FINDINGS,
+    io: ioOf(ctx),
+    onCase: (_n, summary) => ctx.caseDone(summary),
+  });
+  const rate = r.elapsedMs > 0 ? (r.cases / (r.elapsedMs / 1000)).toFixed(1) : '0';
+  const stats = `${r.cases} cases in ${(r.elapsedMs / 1000).toFixed(1)} s (${rate}/s); probe baseline ${r.baselineMs?.toFixed(1) ?? '?'} ms; watching ${r.watching}; seed ${ctx.instance.seed}`;
+  const findings: FindingDraft[] = r.findings.map((f) => findingOf(f, iface, r.cases));
+  for (const o of r.observations) {
+    findings.push({
+      summary: `${iface.protocol.toUpperCase()} probe latency crept up during the campaign: ${o.detail}`,
+      severity: 'medium',
+      evidence: { observed: o.detail, declared: `probe median within x${DEFAULT_THRESHOLDS.latencyFactor} of the baseline`, source: 'robustness.fuzz: latency oracle', transcript: ctx.transcript.entries() },
+    });
+  }
+  const evidence = { observed: stats, declared: 'no crash, hang, reboot, invalid reply or latency creep', source: 'robustness.fuzz', transcript: ctx.transcript.take() };
+  if (findings.length) return { verdict: 'fail', reason: `${findings.map((f) => f.summary).join('; ')}; ${stats}`, findings, evidence, cases: r.cases };
+  if (r.ended === 'target-down') return { verdict: 'inconclusive', reason: `${r.endDetail}; ${stats}`, findings: [], evidence, cases: r.cases };
+  if (r.ended === 'interrupted') return { verdict: 'inconclusive', reason: `interrupted; ${stats}`, findings: [], evidence, cases: r.cases };
+  return { verdict: 'pass', reason: `no crash, hang, reboot, invalid reply or latency creep: ${stats}`, findings: [], evidence, cases: r.cases };
+}

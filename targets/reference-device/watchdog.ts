@@ -1,0 +1,106 @@
+// A supervised service of the reference device (like systemd's
+// Restart=always with RestartSec): when it crashes, every socket of it closes
+// at once (clients see refused connections and resets, as from a dead
+// process) and it comes back on the same ports after the restart delay, its
+// in-memory state gone (MQTT sessions, retained messages, HTTP sessions of
+// that service). A hang wedges it: it stops answering without closing, until
+// the watchdog notices and restarts it. The robustness flaws (fuzz targets)
+// use this, so a fuzzer observes crash, hang and reboot from outside.
+
+export interface Service {
+  close(): Promise<void>;
+}
+
+export type ServiceState = 'up' | 'hung' | 'down';
+
+export class Supervised<T extends Service> {
+  private current: T;
+  private timer: NodeJS.Timeout | undefined;
+  private restarting: Promise<void> | undefined;
+  private stopped = false;
+  private stateNow: ServiceState = 'up';
+
+  private constructor(
+    private readonly name: string,
+    private readonly restartFn: () => Promise<T>,
+    first: T,
+    private readonly delayMs: number,
+    private readonly log: (line: string) => void,
+  ) {
+    this.current = first;
+  }
+
+  /** Starts the service once (`first`, which may pick free ports) and supervises later restarts (`again`, on the same ports). */
+  static async start<T extends Service>(
+    name: string,
+    first: () => Promise<T>,
+    again: (previous: T) => () => Promise<T>,
+    delayMs: number,
+    log: (line: string) => void,
+  ): Promise<Supervised<T>> {
+    const s = await first();
+    return new Supervised(name, again(s), s, delayMs, log);
+  }
+
+  get service(): T {
+    return this.current;
+  }
+
+  get state(): ServiceState {
+    return this.stateNow;
+  }
+
+  /** The service dies now (all sockets closed) and restarts after the delay. */
+  crash(reason: string): void {
+    if (this.stopped || this.stateNow === 'down') return;
+    this.stateNow = 'down';
+    this.log(`${this.name}: crashed (${reason}); watchdog restarts it in ${this.delayMs} ms`);
+    const dying = this.current;
+    clearTimeout(this.timer);
+    this.restarting = dying.close().catch(() => undefined).then(() => this.schedule());
+  }
+
+  /** The service stops answering (sockets stay open) until the watchdog restarts it after `forMs`. */
+  hang(reason: string, forMs: number): void {
+    if (this.stopped || this.stateNow !== 'up') return;
+    this.stateNow = 'hung';
+    this.log(`${this.name}: hung (${reason}); watchdog restarts it in ${forMs} ms`);
+    this.timer = setTimeout(() => {
+      this.stateNow = 'down';
+      this.restarting = this.current.close().catch(() => undefined).then(() => this.schedule(0));
+    }, forMs);
+  }
+
+  private schedule(delay = this.delayMs): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => this.restart(), delay);
+  }
+
+  private restart(): void {
+    this.timer = undefined;
+    if (this.stopped) return;
+    this.restarting = this.restartFn().then(
+      async (next) => {
+        if (this.stopped) return next.close();
+        this.current = next;
+        this.stateNow = 'up';
+        this.log(`${this.name}: watchdog restarted it`);
+      },
+      (e: unknown) => {
+        if (this.stopped) return;
+        // The port may still be held a moment: try again.
+        this.log(`${this.name}: watchdog could not restart it (${e instanceof Error ? e.message : String(e)}); retrying in ${this.delayMs} ms`);
+        this.schedule();
+      },
+    );
+  }
+
+  close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    return (async () => {
+      await this.restarting;
+      if (this.stateNow !== 'down') await this.current.close();
+    })();
+  }
+}

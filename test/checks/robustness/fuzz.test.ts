@@ -1,0 +1,119 @@
+// robustness.fuzz, proven both ways: each robustness flaw of the reference
+// device is found from an empty corpus by the default generators (pinned
+// seeds), shrunk, confirmed on the recovered device and replayed from its
+// path; the hardened device gives no finding. Error paths: a target that is
+// down before fuzzing, a peer whose replies do not parse (invalid-response),
+// an interrupted campaign.
+
+import { createServer, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { robustnessFuzz } from '../../../harness/checks/robustness/fuzz.js';
+import { startReferenceDevice, type Flaw, type RunningDevice } from '../../../targets/reference-device/index.js';
+import { closeFakes, closedPort, contextFor, targetOf } from '../access/fakes.js';
+import { runAgainst } from '../../support/run-target.js';
+
+const servers: { close(): void }[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) s.close();
+  await closeFakes();
+});
+
+/** Each test owns its unit (the tests run concurrently). A quick watchdog: every crash costs one restart delay while shrinking; a wedge outlasts the hang threshold. */
+async function withDevice<T>(flaws: readonly Flaw[], fn: (d: RunningDevice) => Promise<T>): Promise<T> {
+  const d = await startReferenceDevice({ flaws, factoryFresh: false, rebootMs: 200, hangMs: 2500 });
+  try {
+    return await fn(d);
+  } finally {
+    await d.close();
+  }
+}
+
+const fuzz = (d: RunningDevice, iface: string, opts: { numRuns?: number; replayPath?: string } = {}) =>
+  runAgainst(d.targetFile(), {
+    checks: [robustnessFuzz],
+    only: [`robustness.fuzz@${iface}`],
+    numRuns: opts.numRuns ?? 60,
+    timeMs: 60_000,
+    ioTimeoutMs: 1000,
+    ...(opts.replayPath ? { replayPath: opts.replayPath } : {}),
+  });
+
+/** Flaw, interface, the rule the shrunk case names, the oracle, and how many steps it may keep: each failing shrink attempt on a hang costs a whole wedge, so shrinking a hang stops at the grace period sooner. */
+const CASES: readonly (readonly [Flaw, string, RegExp, string, number])[] = [
+  ['mqtt-crash-remaining-length', 'mqtts', /5-byte varint/, 'crash', 2],
+  ['mqtt-hang-qos2', 'mqtts', /PUBREL/, 'hung', 4],
+  ['coap-crash-option', 'coap', /option number past 65535/, 'crash', 2],
+  ['coap-block-leak', 'coap', /Size1 of 2\^32-1/, 'crash', 2],
+  ['http-crash-header', 'https', /Host|request-target/, 'crash', 2],
+];
+
+describe.concurrent('robustness.fuzz on the reference device', () => {
+  for (const [flaw, iface, rule, what, maxSteps] of CASES) {
+    it(`${flaw}: found from an empty corpus, shrunk, confirmed, and replayed from its path`, () => withDevice([flaw], async (d) => {
+      const run = await fuzz(d, iface);
+      const r = run.byId.get(`robustness.fuzz@${iface}`)!;
+      expect(r.verdict, r.reason).toBe('fail');
+      const f = r.findings[0]!;
+      expect(f.summary).toMatch(rule);
+      expect(f.summary).toContain(what === 'hung' ? 'hung after' : 'stopped answering (crash)');
+      expect(f.summary).toContain('confirmed');
+      // Shrunk: at most the CONNECT (or nothing) before the one breaking step (a hang: see CASES).
+      expect(f.evidence.counterexample!.value.split(' | ').length).toBeLessThanOrEqual(maxSteps);
+      expect(f.evidence.observed).toMatch(/shrunk case \(\d+ shrinks\):\n {2}1\. /);
+      expect(f.evidence.transcript.some((e) => e.dir === 'sent' && e.hex)).toBe(true);
+      // The replay sends exactly the shrunk case, and it fails again.
+      const again = await fuzz(d, iface, { replayPath: f.evidence.counterexample!.path });
+      const r2 = again.byId.get(`robustness.fuzz@${iface}`)!;
+      expect(r2.verdict, r2.reason).toBe('fail');
+      expect(r2.findings[0]!.evidence.counterexample!.value).toBe(f.evidence.counterexample!.value);
+    }), 240_000);
+  }
+
+  it('hardened device: no finding on mqtts, coap or https, with the sentinels watching', () => withDevice([], async (d) => {
+    const run = await runAgainst(d.targetFile(), { checks: [robustnessFuzz], numRuns: 30, timeMs: 30_000 });
+    expect(run.results.map((r) => r.instance.id).sort()).toEqual(['robustness.fuzz@coap', 'robustness.fuzz@https', 'robustness.fuzz@mqtts']);
+    for (const r of run.results) expect(r.verdict, `${r.instance.id}: ${r.reason}`).toBe('pass');
+    expect(run.byId.get('robustness.fuzz@mqtts')!.reason).toMatch(/^no crash, hang, reboot, invalid reply or latency creep: 240 cases in .*watching the persistent MQTT session gauntlet-sentinel-\w+ of admin/);
+    expect(run.byId.get('robustness.fuzz@https')!.reason).toContain('watching the session of admin on GET /api/config');
+  }), 240_000);
+});
+
+describe('robustness.fuzz: error paths', () => {
+  it('a target down before fuzzing is inconclusive, never a pass', async () => {
+    const target = targetOf({ interfaces: [{ id: 'broker', protocol: 'mqtt', url: `mqtt://127.0.0.1:${await closedPort('tcp')}` }] });
+    const out = await robustnessFuzz.run(contextFor(target));
+    expect(out.verdict).toBe('inconclusive');
+    expect(out.reason).toMatch(/^the target did not answer before fuzzing: connect failed: ECONNREFUSED/);
+    expect(out.cases).toBe(0);
+  });
+
+  it('invalid-response: a broker that answers CONNECT but sends bytes that are not MQTT afterwards', async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('data', (b: Buffer) => s.write(b[0] === 0x10 ? Buffer.from('20020000', 'hex') : Buffer.from('f0ff', 'hex')));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push({ close: () => (sockets.forEach((s) => s.destroy()), server.close()) });
+    const port = (server.address() as { port: number }).port;
+    const target = targetOf({ interfaces: [{ id: 'broker', protocol: 'mqtt', url: `mqtt://127.0.0.1:${port}` }] });
+    const ctx = contextFor(target, { ioTimeoutMs: 500, seed: 5 });
+    const out = await robustnessFuzz.run({ ...ctx, budget: { numRuns: 5, timeMs: 10_000 } });
+    expect(out.verdict).toBe('fail');
+    expect(out.findings[0]!.summary).toMatch(/^MQTT sent a reply that does not parse after /);
+    expect(out.findings[0]!.evidence.observed).toMatch(/reply is not valid MQTT/);
+  });
+
+  it('an interrupted campaign is inconclusive', () => withDevice([], async (d) => {
+    const { targetFromObject } = await import('../../../harness/core/target-file.js');
+    const target = targetFromObject(d.targetFile(), 'test');
+    const ac = new AbortController();
+    const ctx = contextFor(target, { signal: ac.signal });
+    const coap = target.interfaces.find((i) => i.id === 'coap')!;
+    setTimeout(() => ac.abort(), 300);
+    const out = await robustnessFuzz.run({ ...ctx, iface: coap, budget: { numRuns: 10_000, timeMs: 30_000 } });
+    expect(out.verdict).toBe('inconclusive');
+    expect(out.reason).toMatch(/^interrupted; \d+ cases/);
+  }));
+});
