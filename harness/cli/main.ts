@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeError, EXIT, isGauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
 import { registerDevice } from './commands/device.js';
+import { registerFuzz } from './commands/fuzz.js';
 import { registerList } from './commands/list.js';
 import { registerReplay } from './commands/replay.js';
 import { registerRun } from './commands/run.js';
@@ -37,6 +38,7 @@ Exit codes: 0 gate passed, 1 findings failed the gate, 2 usage or config error,
     .configureOutput({ outputError: (str, write) => write(str) })
     .exitOverride();
   registerRun(program);
+  registerFuzz(program);
   registerReplay(program);
   registerDevice(program);
   registerList(program);
@@ -44,6 +46,10 @@ Exit codes: 0 gate passed, 1 findings failed the gate, 2 usage or config error,
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // Output piped into `head` or a closed pager: stop quietly, as other CLI tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.ok);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv as string[], { from: 'user' });

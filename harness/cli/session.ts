@@ -4,7 +4,7 @@
 // code from the gate. `run` and `replay` both come through here.
 
 import { join, relative } from 'node:path';
-import type { CheckResult, Profile, RunMeta, Target } from '../model/index.js';
+import type { CheckResult, Profile, Protocol, RunMeta, Target } from '../model/index.js';
 import { EXIT, GauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
 import { plan } from '../core/planner.js';
@@ -36,6 +36,8 @@ export interface SessionOptions {
   readonly flaws: readonly Flaw[];
   readonly profile: Profile;
   readonly only: readonly string[];
+  /** Plan only instances on interfaces of these protocols (gauntlet fuzz --protocol). */
+  readonly protocols?: readonly Protocol[];
   readonly seed: number;
   readonly out?: string;
   readonly reportsBase: string;
@@ -95,7 +97,15 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       }
       target = targetFromObject(device.targetFile(), BUILTIN_TARGET);
     }
-    const planned = plan(target, o.profile, CHECKS, { runSeed: o.seed, only: o.only });
+    let planned = plan(target, o.profile, CHECKS, { runSeed: o.seed, only: o.only });
+    if (o.protocols) {
+      const t = target;
+      const wanted = new Set(t.interfaces.filter((i) => o.protocols!.includes(i.protocol)).map((i) => i.id));
+      planned = planned.filter((p) => wanted.has(p.interfaceId));
+      if (planned.length === 0) {
+        throw new GauntletError('USAGE', `${t.name}: no ${o.protocols.join('/')} interface to fuzz; its interfaces: ${t.interfaces.map((i) => `${i.id} (${i.protocol})`).join(', ')}`);
+      }
+    }
     const reportDir = createReportDir(o.reportsBase, runId, o.out);
     const relDir = relative(process.cwd(), reportDir) || '.';
     const meta: RunMeta = {

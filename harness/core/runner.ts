@@ -26,6 +26,9 @@ import { resetFirmware, updatePositiveControl, type UpdateControl } from './upda
 import { createScopeGuard } from './scope.js';
 import { TranscriptRecorder } from './transcript.js';
 
+/** Beyond the run's time budget, what a check may take for setup, shrinking and recovery. */
+export const BUDGET_SLACK_MS = 120_000;
+
 export interface RunnerOptions {
   readonly target: Target;
   readonly plan: readonly PlannedCheck[];
@@ -253,11 +256,13 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
     };
 
     let timer: NodeJS.Timeout | undefined;
+    // A run given a larger time budget (a long fuzz campaign) widens every bound to it, plus room for shrinking and recovery.
+    const boundMs = Math.max(planned.check.timeoutMs, opts.budget.timeMs + BUDGET_SLACK_MS);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         controller.abort();
-        reject(new GauntletError('CHECK_TIMEOUT', `${planned.id} ran past its ${planned.check.timeoutMs}ms bound`));
-      }, planned.check.timeoutMs);
+        reject(new GauntletError('CHECK_TIMEOUT', `${planned.id} ran past its ${boundMs}ms bound`));
+      }, boundMs);
     });
     let outcome: CheckOutcome | undefined;
     let error: { code: string; message: string } | undefined;

@@ -79,6 +79,8 @@ class TargetDown extends Error {}
 
 /** After the time budget, shrinking a failure found late may go on this long. */
 export const SHRINK_GRACE_MS = 30_000;
+/** Cases per fast-check run (a chunk); each chunk has its own seed, derived from the campaign's. */
+export const CHUNK_CASES = 1000;
 
 export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const t0 = Date.now();
@@ -144,7 +146,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
 
   let ended: CampaignEnd = 'budget';
   let endDetail = '';
-  for (let segment = 0; ; segment++) {
+  // Replay: `<segment>:<fast-check path>` names the chunk the case came from.
+  const replay = o.path === undefined ? undefined : /^(\d+):(.*)$/.exec(o.path) ?? [o.path, '0', o.path];
+  for (let segment = replay ? Number(replay[1]) : 0; ; segment++) {
     const leftMs = deadline - Date.now();
     const leftCases = o.numRuns - cases;
     if (o.io.signal?.aborted) {
@@ -192,12 +196,13 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         throw e;
       }
     });
+    // Chunks of CHUNK_CASES: past the deadline the property returns at once, so a
+    // chunk ends quickly; fast-check's own time limit is not used, as it races
+    // the running case (its recovery would go on behind fast-check's back).
     const r = await fc.check(property, {
       seed,
-      numRuns: leftCases,
-      // Skips (never races) runs past the deadline: a racing interrupt would leave a case and its recovery running behind fast-check's back.
-      skipAllAfterTimeLimit: Math.max(1, leftMs + SHRINK_GRACE_MS),
-      ...(o.path !== undefined && segment === 0 ? { path: o.path } : {}),
+      numRuns: Math.min(leftCases, CHUNK_CASES),
+      ...(replay ? { path: replay[2] } : {}),
     });
     if (down) {
       ended = 'target-down';
@@ -237,7 +242,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         case: shrunk,
         originalSteps,
         seed: r.seed,
-        path: r.counterexamplePath ?? '',
+        path: `${segment}:${r.counterexamplePath ?? ''}`,
         numRuns: r.numRuns,
         shrinks: r.numShrinks,
         confirmed,
@@ -245,16 +250,19 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         transcript,
       });
       note(`finding ${findings.length}: ${first.oracle} on "${shrunk.label}" (${shrunk.steps.length} step(s), ${r.numShrinks} shrinks, ${confirmed ? 'confirmed' : 'NOT confirmed'})`);
-      if (o.path !== undefined) {
+      if (replay) {
         ended = 'replayed';
         break;
       }
       if (down) break;
       continue;
     }
-    if (o.path !== undefined) ended = 'replayed';
-    else if (!down) ended = o.io.signal?.aborted ? 'interrupted' : cases >= o.numRuns ? 'cases' : 'budget';
-    break;
+    if (replay) {
+      ended = 'replayed';
+      break;
+    }
+    if (down) break;
+    // A chunk that ran to its end without a failure: the next one, if budget is left.
   }
   return { cases, elapsedMs: Date.now() - t0, findings, observations, ended, endDetail, oracleCounts: counts, baselineMs: latency.baseline, watching: probe.watching };
 }

@@ -42,8 +42,19 @@ describe('gauntlet CLI', () => {
     expect(run.out).toContain('Examples:');
   });
 
+  it('fuzz: --help teaches the budget and oracles; a short campaign on the hardened device exits 0 with its stats', () => {
+    const help = gauntlet(['fuzz', '--help']);
+    expect(help.code).toBe(0);
+    for (const word of ['--protocol', '--budget', 'crash', 'hang', 'reboot', 'Examples:']) expect(help.out).toContain(word);
+    const r = gauntlet(['fuzz', '--protocol', 'coap', '--budget', '80', '--seed', '9', '--out', 'fuzz1']);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toMatch(/PASS robustness\.fuzz@coap .*no crash, hang, reboot, invalid reply or latency creep: 80 cases in/);
+    const report = JSON.parse(readFileSync(join(dir, 'fuzz1', 'report.json'), 'utf8'));
+    expect(report.run.profile).toBe('fuzz-coap');
+  });
+
   it('usage errors exit 2 with a message, never a stack trace', () => {
-    for (const args of [['run', '--bogus'], ['run', '--seed', 'abc'], ['run', '--flaws', 'nonsense'], ['frobnicate'], ['run', '--gate', 'maybe']]) {
+    for (const args of [['run', '--bogus'], ['run', '--seed', 'abc'], ['run', '--flaws', 'nonsense'], ['frobnicate'], ['run', '--gate', 'maybe'], ['fuzz'], ['fuzz', '--protocol', 'dtls'], ['fuzz', '--protocol', 'mqtt', '--budget', 'soon'], ['fuzz', '--protocol', 'mqtt', '--budget', '0']]) {
       const r = gauntlet(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err, args.join(' ')).not.toMatch(/\n\s+at /);

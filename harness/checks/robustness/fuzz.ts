@@ -157,7 +157,7 @@ async function fuzzInterface(ctx: CheckContext): Promise<CheckOutcome> {
     onCase: (_n, summary) => ctx.caseDone(summary),
   });
   const rate = r.elapsedMs > 0 ? (r.cases / (r.elapsedMs / 1000)).toFixed(1) : '0';
-  const stats = `${r.cases} cases in ${(r.elapsedMs / 1000).toFixed(1)} s (${rate}/s); probe baseline ${r.baselineMs?.toFixed(1) ?? '?'} ms; watching ${r.watching}; seed ${ctx.instance.seed}`;
+  const stats = `${r.cases} cases in ${(r.elapsedMs / 1000).toFixed(1)} s (${rate}/s); probe baseline ${r.baselineMs !== undefined ? `${r.baselineMs.toFixed(1)} ms` : 'not measured (under 20 probes)'}; watching ${r.watching}; seed ${ctx.instance.seed}`;
   const findings: FindingDraft[] = r.findings.map((f) => findingOf(f, iface, r.cases));
   for (const o of r.observations) {
     findings.push({
