@@ -256,8 +256,8 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
     };
 
     let timer: NodeJS.Timeout | undefined;
-    // A run given a larger time budget (a long fuzz campaign) widens every bound to it, plus room for shrinking and recovery.
-    const boundMs = Math.max(planned.check.timeoutMs, opts.budget.timeMs + BUDGET_SLACK_MS);
+    // A check whose wall time follows the budget (a long fuzz campaign) gets the budget plus room for shrinking and recovery.
+    const boundMs = planned.check.budgeted ? Math.max(planned.check.timeoutMs, opts.budget.timeMs + BUDGET_SLACK_MS) : planned.check.timeoutMs;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         controller.abort();

@@ -16,7 +16,7 @@ export interface SendOptions {
   readonly quietMs: number;
 }
 
-export const DEFAULT_SEND: SendOptions = { stepWaitMs: 25, quietMs: 3 };
+export const DEFAULT_SEND: SendOptions = { stepWaitMs: 10, quietMs: 3 };
 
 export interface CaseTrace {
   /** What came back after each step that was sent: the bytes (TCP) or the datagrams (UDP); empty when nothing did. */

@@ -34,6 +34,11 @@ export interface CheckDescriptor {
   readonly remedy: string;
   /** Upper bound on one instance's wall time, before a per-run override. */
   readonly timeoutMs: number;
+  /**
+   * The check's wall time follows the run's time budget (a fuzz campaign):
+   * its bound widens to the budget plus room for shrinking and recovery.
+   */
+  readonly budgeted?: boolean;
 }
 
 /** One planned unit of work: a check against one interface. */

@@ -132,6 +132,7 @@ export const robustnessFuzz: Check = {
     'Validate every length, flag and field of an input against the bytes received and the protocol before acting on it; bound every buffer and every per-peer state (block-wise transfers, QoS 2 handshakes, sessions) and drop what does not fit; run services under a watchdog, but treat every restart as a bug.',
   // The campaign's own time budget, plus shrinking, confirmation and recovery waits.
   timeoutMs: 900_000,
+  budgeted: true,
   applies: (_t, iface) => (iface.role === 'server' ? undefined : `${iface.id}: the device is a client here; fuzz cases go to its servers`),
   run: async (ctx) => fuzzInterface(ctx),
 };

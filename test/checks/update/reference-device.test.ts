@@ -22,7 +22,7 @@ function quick(d: RunningDevice): TargetFileInput {
 async function runOn(flaws: readonly Flaw[], only: string[]): Promise<RunResult> {
   const d = await startReferenceDevice({ flaws, factoryFresh: false });
   try {
-    return await runAgainst(quick(d), { only, numRuns: 15 });
+    return await runAgainst(quick(d), { only, numRuns: 15, ioTimeoutMs: 3000 });
   } finally {
     await d.close();
   }
@@ -56,7 +56,7 @@ describe.concurrent('update checks on the reference device', () => {
     ] as const) {
       const d = await startReferenceDevice({ flaws, factoryFresh: false });
       try {
-        const run = await runAgainst(quick(d), { checks: [updateChannel] });
+        const run = await runAgainst(quick(d), { checks: [updateChannel], ioTimeoutMs: 3000 });
         const r = run.byId.get('update.channel@mqtts')!;
         expect(r.verdict, verdictTable(run.results)).toBe(verdict);
         if (verdict === 'fail') expect(r.findings[0]!.summary).toMatch(/^the device installed the valid newer image fetched over a self-signed certificate through pull/);
