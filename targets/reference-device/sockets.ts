@@ -41,15 +41,24 @@ export function closeTcp(server: Server): Promise<void> {
   });
 }
 
-/** A TCP port that was free a moment ago on `host` (bound on port 0, then released). */
+/**
+ * A TCP port that was free a moment ago on `host`, below the kernel's
+ * ephemeral range (Linux: 32768-60999): a port released here is never handed
+ * out again by a later bind to port 0 (another unit's listener, a client
+ * socket), so a closed port stays closed.
+ */
 export async function freeTcpPort(host: string): Promise<number> {
   const { createServer } = await import('node:net');
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (let attempt = 0; ; attempt++) {
+    const wanted = attempt < 50 ? 20_000 + Math.floor(Math.random() * 12_000) : 0;
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' || e.code === 'EACCES' ? resolve(false) : reject(e)));
+      server.listen(wanted, host, () => resolve(true));
+    });
+    if (!bound) continue;
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
 }
