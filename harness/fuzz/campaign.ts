@@ -79,6 +79,8 @@ class TargetDown extends Error {}
 
 /** After the time budget, shrinking a failure found late may go on this long. */
 export const SHRINK_GRACE_MS = 30_000;
+/** Wait between a case and its probe, ms. */
+export const SETTLE_MS = 5;
 /** Cases per fast-check run (a chunk); each chunk has its own seed, derived from the campaign's. */
 export const CHUNK_CASES = 1000;
 
@@ -127,6 +129,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       return { transcript: rec.take() };
     }
     const invalid = invalidReply(o.iface, trace);
+    // A device dies a moment after the input that kills it: give it that moment before the probe.
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
     const p = await probe.check(io);
     // An interrupted probe says nothing about the device.
     if (o.io.signal?.aborted) return { transcript: rec.take() };
