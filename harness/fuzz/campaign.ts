@@ -70,7 +70,6 @@ export interface CampaignResult {
   readonly observations: readonly OracleVerdict[];
   readonly ended: CampaignEnd;
   readonly endDetail: string;
-  readonly oracleCounts: Readonly<Partial<Record<OracleKind, number>>>;
   readonly baselineMs?: number;
   readonly watching: string;
 }
@@ -92,13 +91,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const latency = new LatencyWatch(o.thresholds);
   const findings: CampaignFinding[] = [];
   const observations: OracleVerdict[] = [];
-  const counts: Partial<Record<OracleKind, number>> = {};
   let cases = 0;
   const note = (text: string) => o.io.transcript.note(text);
 
   const firstLook = await probe.check(o.io);
   if (!firstLook.alive) {
-    return { cases, elapsedMs: Date.now() - t0, findings, observations, ended: 'target-down', endDetail: `the target did not answer before fuzzing: ${firstLook.detail}`, oracleCounts: counts, watching: probe.watching };
+    return { cases, elapsedMs: Date.now() - t0, findings, observations, ended: 'target-down', endDetail: `the target did not answer before fuzzing: ${firstLook.detail}`, watching: probe.watching };
   }
   await probe.start(o.io);
 
@@ -144,7 +142,6 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       }
     }
     o.onCase?.(cases, verdict ? `${verdict.oracle}: ${c.label}` : c.label);
-    if (verdict) counts[verdict.oracle] = (counts[verdict.oracle] ?? 0) + 1;
     return { verdict, transcript: rec.take() };
   };
 
@@ -268,5 +265,5 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     if (down) break;
     // A chunk that ran to its end without a failure: the next one, if budget is left.
   }
-  return { cases, elapsedMs: Date.now() - t0, findings, observations, ended, endDetail, oracleCounts: counts, baselineMs: latency.baseline, watching: probe.watching };
+  return { cases, elapsedMs: Date.now() - t0, findings, observations, ended, endDetail, baselineMs: latency.baseline, watching: probe.watching };
 }

@@ -19,7 +19,7 @@ import type { Io } from '../protocols/common/io.js';
 import { connectStream } from '../protocols/common/stream.js';
 import { httpExchange } from '../protocols/http/exchange.js';
 import { httpLogin } from '../protocols/http/login.js';
-import { probe as liveness } from '../monitor/liveness.js';
+import { probe as liveness, type Liveness } from '../monitor/liveness.js';
 import type { CaseTrace } from './send.js';
 
 export const DEFAULT_THRESHOLDS: FuzzThresholds = { hangMs: 2000, latencyFactor: 10, latencyWindow: 20 };
@@ -57,8 +57,6 @@ export interface ProbeResult {
   readonly verdict?: OracleVerdict;
   readonly detail: string;
 }
-
-const DEAD = /refused|ECONNREFUSED|ECONNRESET|EPIPE|unreachable|closed|reset|connect failed/i;
 
 /**
  * The probe the campaign runs after every case. With a principal it is also
@@ -132,7 +130,7 @@ export class FuzzProbe {
         }
         return done({ alive: true, detail: `CONNACK ${r.code}${r.code === 0 ? ', session present 1' : ''}` });
       }
-      return done(this.dead(r.detail));
+      return done(this.dead(r.detail, r.cause));
     }
     if (this.sentinelHeaders) {
       const h = this.iface as HttpInterface;
@@ -141,14 +139,15 @@ export class FuzzProbe {
         if (o.status === 401) return done({ alive: true, detail: 'answered 401', verdict: { oracle: 'reboot', detail: `the sentinel session was refused (GET ${h.protectedPath} answered 401): the device lost its sessions` } });
         return done({ alive: true, detail: `GET ${h.protectedPath} answered ${o.status}` });
       }
-      return done(this.dead(o.kind === 'unreachable' ? `unreachable: ${o.error}` : `no HTTP reply within ${this.thresholds.hangMs} ms`));
+      return done(o.kind === 'unreachable' ? this.dead(`unreachable: ${o.error}`, 'refused') : this.dead(`no HTTP reply within ${this.thresholds.hangMs} ms`, 'silent'));
     }
     const l = await liveness(this.iface, this.io(io));
-    return done(l.alive ? { alive: true, detail: l.detail } : this.dead(l.detail));
+    return done(l.alive ? { alive: true, detail: l.detail } : this.dead(l.detail, l.cause ?? 'silent'));
   }
 
-  private dead(detail: string): Omit<ProbeResult, 'ms'> {
-    const crash = DEAD.test(detail);
+  /** A refused or reset probe is a crash; a silent one, a hang. */
+  private dead(detail: string, cause: NonNullable<Liveness['cause']>): Omit<ProbeResult, 'ms'> {
+    const crash = cause === 'refused';
     return {
       alive: false,
       detail,
@@ -157,16 +156,16 @@ export class FuzzProbe {
   }
 
   /** One CONNECT (clean=false, the sentinel's client id, the principal's credential), then DISCONNECT. */
-  private async mqttSentinel(io: Io, subscribe = false): Promise<{ kind: 'connack'; code: number; sessionPresent: boolean } | { kind: 'down'; detail: string }> {
+  private async mqttSentinel(io: Io, subscribe = false): Promise<{ kind: 'connack'; code: number; sessionPresent: boolean } | { kind: 'down'; detail: string; cause: NonNullable<Liveness['cause']> }> {
     const m = this.iface as MqttInterface;
     const pio = this.io(io);
     const opened = await connectStream(m, pio, `fuzz probe ${io.peer}`);
-    if (opened.kind !== 'connected') return { kind: 'down', detail: opened.kind === 'unreachable' ? `connect failed: ${opened.error}` : `no connection within ${this.thresholds.hangMs} ms` };
+    if (opened.kind !== 'connected') return opened.kind === 'unreachable' ? { kind: 'down', detail: `connect failed: ${opened.error}`, cause: 'refused' } : { kind: 'down', detail: `no connection within ${this.thresholds.hangMs} ms`, cause: 'silent' };
     const socket = opened.socket;
     try {
       return await new Promise((resolve) => {
         const parser = mqttPacket.parser({ protocolVersion: m.version });
-        const timer = setTimeout(() => resolve({ kind: 'down', detail: `no CONNACK within ${this.thresholds.hangMs} ms` }), this.thresholds.hangMs);
+        const timer = setTimeout(() => resolve({ kind: 'down', detail: `no CONNACK within ${this.thresholds.hangMs} ms`, cause: 'silent' }), this.thresholds.hangMs);
         let connack: { kind: 'connack'; code: number; sessionPresent: boolean } | undefined;
         const bye = () => {
           clearTimeout(timer);
@@ -185,10 +184,10 @@ export class FuzzProbe {
           if (!subscribe) return bye();
           socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: this.sentinelTopic, qos: 1 }] }, { protocolVersion: m.version }));
         });
-        parser.on('error', (e: Error) => (clearTimeout(timer), resolve({ kind: 'down', detail: `CONNACK unparsable: ${e.message}` })));
+        parser.on('error', (e: Error) => (clearTimeout(timer), resolve({ kind: 'down', detail: `CONNACK unparsable: ${e.message}`, cause: 'silent' })));
         socket.on('data', (b: Buffer) => parser.parse(b));
-        socket.on('error', (e: NodeJS.ErrnoException) => (clearTimeout(timer), resolve({ kind: 'down', detail: `reset (${e.code ?? e.message})` })));
-        socket.on('close', () => (clearTimeout(timer), resolve({ kind: 'down', detail: 'connection closed before CONNACK' })));
+        socket.on('error', (e: NodeJS.ErrnoException) => (clearTimeout(timer), resolve({ kind: 'down', detail: `reset (${e.code ?? e.message})`, cause: 'refused' })));
+        socket.on('close', () => (clearTimeout(timer), resolve({ kind: 'down', detail: 'connection closed before CONNACK', cause: 'refused' })));
         socket.write(
           mqttPacket.generate(
             {

@@ -13,6 +13,8 @@ import { httpExchange } from '../protocols/http/exchange.js';
 export interface Liveness {
   readonly alive: boolean;
   readonly detail: string;
+  /** Why not alive: the port refused or reset (`refused`), or nothing useful came back in time (`silent`). */
+  readonly cause?: 'refused' | 'silent';
 }
 
 export async function probe(iface: Interface, io: Io): Promise<Liveness> {
@@ -22,13 +24,13 @@ export async function probe(iface: Interface, io: Io): Promise<Liveness> {
       const o = await mqttConnectAttempt(iface, iface.version, connectFor(iface.version, {}), io, 'CONNECT (liveness probe, anonymous)');
       if (o.kind === 'accepted' || o.kind === 'refused') return { alive: true, detail: `CONNACK ${o.code}` };
       if (o.kind === 'closed') return { alive: true, detail: 'TCP accepted, closed without CONNACK' };
-      return { alive: false, detail: o.kind === 'unreachable' ? `connect failed: ${o.error}` : `no CONNACK (${o.kind})` };
+      return o.kind === 'unreachable' ? { alive: false, detail: `connect failed: ${o.error}`, cause: 'refused' } : { alive: false, detail: `no CONNACK (${o.kind})`, cause: 'silent' };
     }
     case 'coaps': {
       // A cookieless ClientHello: a DTLS server answers with a HelloVerifyRequest (or an alert) and keeps no state.
       const o = await probeUdp(iface, io, 'dtls-client-hello');
       if (o.state === 'open' && o.reply) return { alive: true, detail: `answered a DTLS ClientHello (${o.reply.length} bytes)` };
-      return { alive: false, detail: o.state === 'closed' ? `unreachable: ${o.error ?? 'port closed'}` : 'no answer to a DTLS ClientHello' };
+      return o.state === 'closed' ? { alive: false, detail: `unreachable: ${o.error ?? 'port closed'}`, cause: 'refused' } : { alive: false, detail: 'no answer to a DTLS ClientHello', cause: 'silent' };
     }
     case 'coap': {
       const o = await coapExchange(iface, undefined, io);
@@ -37,13 +39,13 @@ export async function probe(iface: Interface, io: Io): Promise<Liveness> {
       // Some stacks ignore pings: a GET of the discovery resource settles it.
       const g = await coapExchange(iface, { method: 'GET', path: '/.well-known/core' }, io);
       if (g.kind === 'response' || g.kind === 'reset') return { alive: true, detail: `ignored the CoAP ping but answered GET /.well-known/core (${g.kind === 'reset' ? 'RST' : g.code})` };
-      return { alive: false, detail: o.kind === 'unreachable' ? `unreachable: ${o.error}` : `no answer to CoAP ping (${o.kind})` };
+      return o.kind === 'unreachable' ? { alive: false, detail: `unreachable: ${o.error}`, cause: 'refused' } : { alive: false, detail: `no answer to CoAP ping (${o.kind})`, cause: 'silent' };
     }
     case 'http':
     case 'https': {
       const o = await httpExchange(iface, { method: 'GET', path: iface.probePath }, io);
       if (o.kind === 'response') return { alive: true, detail: `GET ${iface.probePath} answered ${o.status}` };
-      return { alive: false, detail: o.kind === 'unreachable' ? `unreachable: ${o.error}` : 'no HTTP reply' };
+      return o.kind === 'unreachable' ? { alive: false, detail: `unreachable: ${o.error}`, cause: 'refused' } : { alive: false, detail: 'no HTTP reply', cause: 'silent' };
     }
   }
 }

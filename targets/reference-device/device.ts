@@ -31,8 +31,6 @@ interface DualService extends Service {
   readonly port: number;
   readonly tlsPort: number;
 }
-type MqttService = DualService;
-type HttpService = DualService;
 
 export interface RunningDevice {
   readonly endpoints: {
@@ -146,8 +144,8 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   // on the same ports (watchdog.ts).
   const faultTo = (svc: () => Supervised<Service> | undefined) => (f: Fault) =>
     f.kind === 'crash' ? svc()?.crash(f.reason) : svc()?.hang(f.reason, o.hangMs);
-  let mqttSvc: Supervised<MqttService> | undefined;
-  const startMqtt = async (ports: { mqtt: number; mqtts: number }): Promise<MqttService> => {
+  let mqttSvc: Supervised<DualService> | undefined;
+  const startMqtt = async (ports: { mqtt: number; mqtts: number }): Promise<DualService> => {
     const broker = await startMqttBroker({
       host: o.host,
       port: ports.mqtt,
@@ -184,8 +182,8 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
     [SENSOR_PSK_IDENTITY, { key: Buffer.from(o.credentials.sensorPskHex, 'hex'), role: 'device' }],
   ]);
   const coaps = await start('CoAP over DTLS', o.ports.coaps, () => startCoapsServer({ host: o.host, port: o.ports.coaps, flaws, state, firmware, identities, log }));
-  let httpSvc: Supervised<HttpService> | undefined;
-  const startHttp = async (ports: { http: number; https: number }): Promise<HttpService> => {
+  let httpSvc: Supervised<DualService> | undefined;
+  const startHttp = async (ports: { http: number; https: number }): Promise<DualService> => {
     const api = await startHttpApi({ host: o.host, port: ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions, firmware, onFault: faultTo(() => httpSvc) });
     try {
       const tls = await api.listenTls(ports.https, tlsOptions);

@@ -85,18 +85,18 @@ describe('probe: mqtt', () => {
 
   it('silence is dead', async () => {
     const b = await tcp(() => undefined);
-    expect(await probe(mqtt(b.port), io())).toEqual({ alive: false, detail: 'no CONNACK (timeout)' });
+    expect(await probe(mqtt(b.port), io())).toEqual({ alive: false, detail: 'no CONNACK (timeout)', cause: 'silent' });
   });
 
   it('garbage is dead (malformed)', async () => {
     const b = await tcp((s) => s.write(Buffer.from([0, 0])));
-    expect(await probe(mqtt(b.port), io())).toEqual({ alive: false, detail: 'no CONNACK (malformed)' });
+    expect(await probe(mqtt(b.port), io())).toEqual({ alive: false, detail: 'no CONNACK (malformed)', cause: 'silent' });
   });
 
   it('a stopped port is dead', async () => {
     const b = await tcp(() => undefined);
     await b.stop();
-    expect(await probe(mqtt(b.port), io())).toEqual({ alive: false, detail: 'connect failed: ECONNREFUSED' });
+    expect(await probe(mqtt(b.port), io())).toEqual({ alive: false, detail: 'connect failed: ECONNREFUSED', cause: 'refused' });
   });
 });
 
@@ -133,7 +133,7 @@ describe('probe: coap', () => {
   it('silence to both the ping and the GET is dead', async () => {
     const d = await udp(() => undefined);
     const started = Date.now();
-    expect(await probe(coap(d.port), io(150))).toEqual({ alive: false, detail: 'no answer to CoAP ping (timeout)' });
+    expect(await probe(coap(d.port), io(150))).toEqual({ alive: false, detail: 'no answer to CoAP ping (timeout)', cause: 'silent' });
     expect(Date.now() - started).toBeLessThan(1000);
     expect(d.seen.some((p) => p.code === '0.00')).toBe(true);
     expect(d.seen.some((p) => p.code === '0.01')).toBe(true);
@@ -142,7 +142,7 @@ describe('probe: coap', () => {
   it('a stopped port is dead (unreachable)', async () => {
     const d = await udp(() => undefined);
     await d.stop();
-    expect(await probe(coap(d.port), io())).toEqual({ alive: false, detail: 'unreachable: ECONNREFUSED' });
+    expect(await probe(coap(d.port), io())).toEqual({ alive: false, detail: 'unreachable: ECONNREFUSED', cause: 'refused' });
   });
 });
 
@@ -174,11 +174,11 @@ describe('probe: http', () => {
   it('a stopped port is dead', async () => {
     const w = await web((_req, res) => res.end());
     await w.stop();
-    expect(await probe(http(w.port), io())).toEqual({ alive: false, detail: 'unreachable: ECONNREFUSED' });
+    expect(await probe(http(w.port), io())).toEqual({ alive: false, detail: 'unreachable: ECONNREFUSED', cause: 'refused' });
   });
 
   it('a server that never answers is dead', async () => {
     const w = await web(() => undefined);
-    expect(await probe(http(w.port), io())).toEqual({ alive: false, detail: 'no HTTP reply' });
+    expect(await probe(http(w.port), io())).toEqual({ alive: false, detail: 'no HTTP reply', cause: 'silent' });
   });
 });

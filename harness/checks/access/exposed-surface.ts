@@ -16,8 +16,10 @@ import {
   DEFAULT_BANNER_MS,
   describeUdpReply,
   mapLimit,
+  normHost,
   peerOf,
   probePort,
+  transportOf,
   udpProbeForPort,
   type PortSpec,
   type ProbeResult,
@@ -50,10 +52,8 @@ export const DEFAULT_SURFACE_OPTIONS: SurfaceOptions = {
   bannerMs: DEFAULT_BANNER_MS,
 };
 
-const transportOf = (p: Protocol): Transport => (p === 'coap' || p === 'coaps' ? 'udp' : 'tcp');
 const keyOf = (t: Transport, port: number) => `${t}/${port}`;
 const T = (t: Transport) => t.toUpperCase();
-const normHost = (h: string) => h.replace(/^\[|\]$/g, '').toLowerCase();
 /** Where the device is a client, the endpoint is someone else's server: not scanned. */
 const served = (i: Interface) => i.role === 'server';
 

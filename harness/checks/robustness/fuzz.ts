@@ -56,19 +56,23 @@ function httpPaths(target: Target, iface: HttpInterface, principal: Principal | 
   return [...new Set(paths.filter((p) => p.startsWith('/')))];
 }
 
+/** The principal's declared topic rules (none without a principal). */
+const rulesOf = (target: Target, principal: Principal | undefined) => (principal ? target.declaration.access.mqtt.rules[principal.name] : undefined);
+
+/** A topic a filter allows: `#` becomes `leaf`, `+` becomes `x`. */
+const concreteTopic = (filter: string, leaf: string) => filter.replace(/#$/, leaf).replace(/\+/g, 'x') || leaf;
+
 /** Topics the principal may use (its declared rules), for stateful MQTT cases. */
 function mqttTopics(target: Target, principal: Principal | undefined): string[] {
-  const rules = principal ? target.declaration.access.mqtt.rules[principal.name] : undefined;
-  const concrete = (f: string) => f.replace(/\/?#$/, '/fuzz').replace(/\+/g, 'x').replace(/^$/, 'gauntlet/fuzz');
-  const topics = [...(rules?.publish ?? []), ...(rules?.subscribe ?? [])].filter((t) => !t.startsWith('$')).map(concrete);
+  const rules = rulesOf(target, principal);
+  const topics = [...(rules?.publish ?? []), ...(rules?.subscribe ?? [])].filter((t) => !t.startsWith('$')).map((f) => concreteTopic(f, 'fuzz'));
   return topics.length ? [...new Set(topics)] : ['gauntlet/fuzz'];
 }
 
-/** A topic the principal may subscribe to (its first concrete subscribe filter), for the reboot oracle's sentinel. */
+/** A topic the principal may subscribe to (its first subscribe filter, made concrete), for the reboot oracle's sentinel. */
 function sentinelTopicOf(target: Target, principal: Principal | undefined): string {
-  const rules = principal ? target.declaration.access.mqtt.rules[principal.name] : undefined;
-  const filter = rules?.subscribe.find((f) => !f.startsWith('$'));
-  return filter ? filter.replace(/#$/, 'gauntlet-sentinel').replace(/\+/g, 'x') : 'gauntlet/sentinel';
+  const filter = rulesOf(target, principal)?.subscribe.find((f) => !f.startsWith('$'));
+  return filter ? concreteTopic(filter, 'gauntlet-sentinel') : 'gauntlet/sentinel';
 }
 
 /** The case generator for an interface, aimed at what the target declares. */
@@ -104,7 +108,7 @@ export async function casesFor(ctx: CheckContext, iface: Interface, principal: P
   }
 }
 
-function findingOf(f: CampaignFinding, iface: Interface, numRuns: number): FindingDraft {
+function findingOf(f: CampaignFinding, iface: Interface): FindingDraft {
   const steps = f.case.steps.map((s, i) => `  ${i + 1}. ${s.label} [${s.bytes.length} B] ${hexOf(s.bytes, 48).hex}${s.bytes.length > 48 ? '…' : ''}`).join('\n');
   const what = f.oracle === 'crash' ? 'stopped answering (crash)' : f.oracle === 'hang' ? 'hung' : f.oracle === 'reboot' ? 'lost its state (reboot)' : f.oracle === 'invalid-response' ? 'sent a reply that does not parse' : 'slowed down';
   return {
@@ -115,7 +119,7 @@ function findingOf(f: CampaignFinding, iface: Interface, numRuns: number): Findi
       declared: 'the device survives every input, answers in its protocol, keeps its state (STANDARDS.md C15)',
       source: 'robustness.fuzz: black-box oracles (probe after every case)',
       transcript: f.transcript,
-      counterexample: { seed: f.seed, path: f.path, value: f.case.steps.map((s) => s.label).join(' | '), numRuns, shrinks: f.shrinks },
+      counterexample: { seed: f.seed, path: f.path, value: f.case.steps.map((s) => s.label).join(' | '), numRuns: f.numRuns, shrinks: f.shrinks },
     },
   };
 }
@@ -159,7 +163,7 @@ async function fuzzInterface(ctx: CheckContext): Promise<CheckOutcome> {
   });
   const rate = r.elapsedMs > 0 ? (r.cases / (r.elapsedMs / 1000)).toFixed(1) : '0';
   const stats = `${r.cases} cases in ${(r.elapsedMs / 1000).toFixed(1)} s (${rate}/s); probe baseline ${r.baselineMs !== undefined ? `${r.baselineMs.toFixed(1)} ms` : 'not measured (under 20 probes)'}; watching ${r.watching}; seed ${ctx.instance.seed}`;
-  const findings: FindingDraft[] = r.findings.map((f) => findingOf(f, iface, r.cases));
+  const findings: FindingDraft[] = r.findings.map((f) => findingOf(f, iface));
   for (const o of r.observations) {
     findings.push({
       summary: `${iface.protocol.toUpperCase()} probe latency crept up during the campaign: ${o.detail}`,

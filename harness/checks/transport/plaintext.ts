@@ -38,7 +38,7 @@ import type {
 } from '../../model/index.js';
 import { TranscriptRecorder } from '../../core/transcript.js';
 import { type Io } from '../../protocols/common/io.js';
-import { peerOf } from '../../protocols/common/port-probe.js';
+import { normHost, peerOf, transportOf } from '../../protocols/common/port-probe.js';
 import { codeName, coapExchange } from '../../protocols/coap/exchange.js';
 import { httpExchange } from '../../protocols/http/exchange.js';
 import { connectFor, mqttConnectAttempt } from '../../protocols/mqtt/connect-attempt.js';
@@ -62,9 +62,7 @@ export interface PlainListener extends Endpoint {
 }
 
 const SECURE_OF: Readonly<Record<PlainProtocol, string>> = { mqtt: 'mqtts', http: 'https', coap: 'coaps' };
-const transportOf = (p: PlainProtocol) => (p === 'coap' ? 'udp' : 'tcp');
 const isPlain = (p: string): p is PlainProtocol => p === 'mqtt' || p === 'http' || p === 'coap';
-const normHost = (h: string) => h.replace(/^\[|\]$/g, '').toLowerCase();
 const where = (l: PlainListener) => `${l.protocol.toUpperCase()} ${peerOf(l.host, l.port)}`;
 
 /** Step 1: the listeners to judge, in a stable order, at most MAX_LISTENERS (and how many were left out). */
@@ -78,12 +76,10 @@ export function plaintextListeners(target: Target): { readonly listeners: PlainL
     out.push(l);
   };
   const served = target.interfaces.filter((i) => i.role === 'server');
-  // Every port a target-file interface uses: a declared or usual port that is an mqtts/https/coaps interface is not plaintext.
-  for (const i of served) taken.add(`${normHost(i.host)}|${i.protocol.startsWith('coap') ? 'udp' : 'tcp'}/${i.port}`);
+  // A declared or usual port that is an mqtts/https/coaps interface is not plaintext.
+  for (const i of served) if (!isPlain(i.protocol)) taken.add(`${normHost(i.host)}|${transportOf(i.protocol)}/${i.port}`);
   for (const i of served) {
-    if (!isPlain(i.protocol)) continue;
-    taken.delete(`${normHost(i.host)}|${transportOf(i.protocol)}/${i.port}`);
-    add({ host: i.host, port: i.port, protocol: i.protocol, origin: `interface ${i.id}`, iface: i });
+    if (isPlain(i.protocol)) add({ host: i.host, port: i.port, protocol: i.protocol, origin: `interface ${i.id}`, iface: i });
   }
   const hosts = [...new Set(served.map((i) => i.host))];
   for (const d of target.declaration.interfaces ?? []) {

@@ -51,6 +51,10 @@ export const DEFAULT_BANNER_MS = 300;
 const BANNER_CAP = 1024;
 
 export const peerOf = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+/** The transport a protocol runs over (CoAP and CoAP over DTLS: UDP). */
+export const transportOf = (p: string): Transport => (p === 'coap' || p === 'coaps' ? 'udp' : 'tcp');
+/** A host as a key: IPv6 brackets dropped, lower case. */
+export const normHost = (h: string) => h.replace(/^\[|\]$/g, '').toLowerCase();
 
 /** TCP connect probe. Sends nothing; reads a banner for up to `bannerMs`. */
 export async function probeTcp(ep: Endpoint, io: Io, opts: TcpProbeOptions = {}): Promise<ProbeResult> {

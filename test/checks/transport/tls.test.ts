@@ -55,20 +55,6 @@ async function device(legacy: boolean): Promise<RunningDevice> {
   return d;
 }
 
-/** The device's target file with its mqtts and https interfaces, verified against its device CA. */
-function withTls(d: RunningDevice): TargetFileInput {
-  const t = d.targetFile();
-  const { mqtts, https } = d.endpoints;
-  return {
-    ...t,
-    interfaces: [
-      ...t.interfaces.filter((i) => i.protocol !== 'mqtts' && i.protocol !== 'https'),
-      { id: 'mqtts', protocol: 'mqtts', role: 'server', url: `mqtts://${mqtts.host}:${mqtts.port}`, version: 4, tls: { ca: d.deviceCa.cert } },
-      { id: 'https', protocol: 'https', role: 'server', url: `https://${https.host}:${https.port}`, probe: '/api/health', tls: { ca: d.deviceCa.cert } },
-    ],
-  } as TargetFileInput;
-}
-
 /** An HTTPS server answering 200 to everything (so the runner's liveness probe passes). */
 async function httpsServer(cert: Issued, opts: { ciphers?: string; minVersion?: 'TLSv1'; maxVersion?: 'TLSv1.1' } = {}): Promise<number> {
   const sockets = new Set<Socket>();
@@ -169,7 +155,7 @@ describe('transport.tls on the reference device (mqtts and https, device CA decl
     // (HIGH keeps ECDHE-ECDSA-AES*-SHA) this check failed the device, rightly.
     const d = await device(false);
     const t0 = Date.now();
-    const run = await runAgainst(withTls(d), { checks: [transportTls], ioTimeoutMs: 1000 });
+    const run = await runAgainst(d.targetFile(), { checks: [transportTls], ioTimeoutMs: 1000 });
     const wall = Date.now() - t0;
     for (const id of ['mqtts', 'https']) {
       const r = run.byId.get(`transport.tls@${id}`)!;
@@ -188,7 +174,7 @@ describe('transport.tls on the reference device (mqtts and https, device CA decl
 
   it('legacy (TLS 1.0/1.1 accepted): both fail with a TLS 1.0 and a TLS 1.1 finding', async () => {
     const d = await device(true);
-    const run = await runAgainst(withTls(d), { checks: [transportTls], ioTimeoutMs: 1000 });
+    const run = await runAgainst(d.targetFile(), { checks: [transportTls], ioTimeoutMs: 1000 });
     expect(run.failing).toEqual(['transport.tls@https', 'transport.tls@mqtts']);
     for (const id of ['mqtts', 'https']) {
       const r = run.byId.get(`transport.tls@${id}`)!;
