@@ -107,6 +107,13 @@ export interface CoapBlockOutcome {
   readonly kind: 'coap-block';
   /** The device said no: an error code to a block, or it refused the DTLS session of an outsider. */
   readonly refused: boolean;
+  /**
+   * The image never arrived whole: the transfer broke off (no answer, a
+   * reset, a failed channel) or the device answered 4.08 Request Entity
+   * Incomplete (it lost the transfer, e.g. to its own between-blocks timeout).
+   * Neither a refusal nor an install.
+   */
+  readonly incomplete?: boolean;
   /** The code of the last response, when there was one. */
   readonly code?: string;
   readonly sent: number;
@@ -292,8 +299,10 @@ async function coapBlock(target: Target, path: CoapBlockPath, image: Buffer, io:
       io,
     );
     const text = `${path.method} ${path.path} over ${over}: ${blockUploadText(o)}`;
+    // 4.08 says the device lost the transfer, not that it judged the image [RFC7959 2.9.2].
+    if (o.kind === 'response' && o.code === '4.08') return { kind: 'coap-block', refused: false, incomplete: true, code: o.code, sent: o.sent, of: o.of, detail: text };
     if (o.kind === 'response') return { kind: 'coap-block', refused: !isSuccess(o.code), code: o.code, sent: o.sent, of: o.of, detail: text };
-    return { kind: 'coap-block', refused: false, sent: o.sent, of: o.of, detail: text };
+    return { kind: 'coap-block', refused: false, ...(o.kind === 'broken' ? { incomplete: true } : {}), sent: o.sent, of: o.of, detail: text };
   } finally {
     await opened.channel.close();
   }
@@ -307,14 +316,14 @@ export type Delivery = DeliverOutcome | CutUploadOutcome;
  * print it; `status` the HTTP status when there was one; `refused` when the
  * device said no as finally as an error status does.
  */
-export function describeDelivery(o: Delivery): { text: string; status?: number; refused?: boolean } {
+export function describeDelivery(o: Delivery): { text: string; status?: number; refused?: boolean; incomplete?: boolean } {
   switch (o.kind) {
     case 'pulled':
       // Not fetched: the device holds no image to install (the server is closed), as final as an error status.
       return { text: o.detail, refused: !o.fetched };
     case 'coap-block':
       // An error code or a refused session is as final as an HTTP error status.
-      return { text: o.detail, refused: o.refused };
+      return { text: o.detail, refused: o.refused, ...(o.incomplete ? { incomplete: true } : {}) };
     case 'response':
       return { text: `answered ${o.status}`, status: o.status };
     case 'timeout':

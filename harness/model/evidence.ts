@@ -27,6 +27,24 @@ export interface Counterexample {
   readonly shrinks: number;
 }
 
+/**
+ * A fuzz finding's exact input: the connections (one TCP connection or UDP
+ * socket each, in order) and each one's steps as hex, so the finding can be
+ * replayed byte for byte, with no generator or seed, and kept in a corpus.
+ */
+export interface FuzzEvidence {
+  readonly protocol: 'mqtt' | 'coap' | 'http';
+  /** The oracle that fired: crash, hang, reboot, invalid-response. */
+  readonly oracle: 'crash' | 'hang' | 'reboot' | 'invalid-response' | 'latency';
+  readonly connections: readonly {
+    /** The case's label: the rule it breaks or what it exercises. */
+    readonly label: string;
+    readonly steps: readonly { readonly label: string; readonly hex: string }[];
+  }[];
+  /** Whether the shrunk input fired the same oracle again on the recovered device. */
+  readonly confirmed: boolean;
+}
+
 export interface Evidence {
   /** What was compared with what: `declared lockout 5/1000ms; observed: login accepted after 6 failures`. */
   readonly observed: string;
@@ -36,6 +54,8 @@ export interface Evidence {
   readonly source?: string;
   readonly transcript: readonly TranscriptEntry[];
   readonly counterexample?: Counterexample;
+  /** Fuzz findings: the exact input, for byte-level replay. */
+  readonly fuzz?: FuzzEvidence;
 }
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';

@@ -2,7 +2,7 @@
 // on, exactly the check instances that target it fail, each with evidence
 // and a replay command; on the hardened device every check passes.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { startReferenceDevice, type Flaw, type RunningDevice, FLAWS } from '../../targets/reference-device/index.js';
 import { runAgainst, verdictTable } from '../support/run-target.js';
 
@@ -82,6 +82,14 @@ const CHECK_INSTANCES = 47;
 const LOCKOUT = { attempts: 5, windowMs: 600, durationMs: 600 };
 const WATCHDOG = { rebootMs: 300, hangMs: 4000 };
 const IO = { ioTimeoutMs: 3000 };
+// Half the default test budget of property cases (fuzz campaigns: 120 cases each):
+// every flaw is still found with the pinned seed, and forty rows fit CI's time.
+const BUDGET = { ...IO, numRuns: 15 };
+
+// A row mostly waits (lockout pacing, install timeouts, watchdog restarts):
+// alone on an idle two-core machine the matrix keeps two thirds of one core
+// busy at five rows at a time, so eight share the machine with the other worker.
+vi.setConfig({ maxConcurrency: 8 });
 
 /** Each test owns its device, so tests run concurrently (most of their time is lockout pacing). */
 async function withDevice<T>(flaws: readonly Flaw[], fn: (d: RunningDevice) => Promise<T>): Promise<T> {
@@ -99,7 +107,7 @@ describe.concurrent('flaw matrix (reference device)', () => {
   });
 
   it('hardened device: every check instance passes', async () => {
-    const run = await withDevice([], (d) => runAgainst(d.targetFile(), IO));
+    const run = await withDevice([], (d) => runAgainst(d.targetFile(), BUDGET));
     const table = verdictTable(run.results);
     expect(run.results.length, table).toBe(CHECK_INSTANCES);
     for (const r of run.results) expect(r.verdict, table).toBe('pass');
@@ -107,7 +115,7 @@ describe.concurrent('flaw matrix (reference device)', () => {
 
   for (const flaw of FLAWS) {
     it(`${flaw}: exactly ${EXPECTED[flaw].join(', ')} fail, with findings and replay`, async () => {
-      const run = await withDevice([flaw], (d) => runAgainst(d.targetFile(), IO));
+      const run = await withDevice([flaw], (d) => runAgainst(d.targetFile(), BUDGET));
       const table = verdictTable(run.results);
       expect(run.failing, table).toEqual([...EXPECTED[flaw]].sort());
       for (const r of run.results) {

@@ -2,7 +2,10 @@
 // first, deliver, wait for the version to settle, and call the attempt
 // refused, installed, or device-dead, with the transcript as evidence. The
 // version is the oracle, not the HTTP status: a device may answer 200 and
-// verify later, or answer 400 and install anyway.
+// verify later, or answer 400 and install anyway. An image that never
+// arrived whole (a block-wise transfer that broke off, or 4.08) is sent once
+// more; if it still does not arrive and does not install, the attempt is
+// undelivered, judged like no session at all, never as a refusal.
 //
 // A refusal with an error status is confirmed by one readable version read;
 // anything else (2xx, no reply, a cut connection) waits until the version
@@ -125,7 +128,10 @@ export function loadImage(file: string, layout: UpdateDeclaration['layout'], wha
 
 export type { Delivery } from '../../core/update-control.js';
 
-export type AttemptVerdict = 'refused' | 'installed' | 'dead' | 'no-session';
+export type AttemptVerdict = 'refused' | 'installed' | 'dead' | 'no-session' | 'undelivered';
+
+/** Attempts that say nothing about the image: no session, or it never arrived whole. */
+export const notDelivered = (a: AttemptResult): boolean => a.verdict === 'no-session' || a.verdict === 'undelivered';
 
 export interface AttemptResult {
   readonly verdict: AttemptVerdict;
@@ -148,15 +154,20 @@ const versionText = (v: VersionRead) => (v.kind === 'version' ? `version ${v.ver
 export async function attempt(setup: UpdateSetup, label: string, send: (io: Io) => Promise<Delivery>): Promise<AttemptResult> {
   const { ctx, io, v0 } = setup;
   ctx.transcript.take();
-  const o = await send(io);
-  const d = describeDelivery(o);
+  let o = await send(io);
+  let d = describeDelivery(o);
+  if (d.incomplete) {
+    ctx.transcript.note(`${label}: ${d.text}; the image did not arrive whole, so it is sent once more`);
+    o = await send(io);
+    d = describeDelivery(o);
+  }
   if (o.kind === 'no-session') {
     return { verdict: 'no-session', label, delivery: d.text, after: { kind: 'unreadable', detail: 'not read' }, transcript: ctx.transcript.take(), quick: true };
   }
   const saidNo = d.refused === true || (d.status !== undefined && (d.status < 200 || d.status > 299));
   const after = await settleVersion(ctx.target, io, ctx.sleep, saidNo ? (v) => v.kind === 'version' : (v) => v.kind === 'version' && v.version !== v0);
   ctx.transcript.note(`after ${label}: ${d.text}; ${versionText(after)}`);
-  const verdict: AttemptVerdict = after.kind !== 'version' ? 'dead' : after.version !== v0 ? 'installed' : 'refused';
+  const verdict: AttemptVerdict = after.kind !== 'version' ? 'dead' : after.version !== v0 ? 'installed' : d.incomplete ? 'undelivered' : 'refused';
   return { verdict, label, delivery: d.text, ...(d.status !== undefined ? { status: d.status } : {}), after, transcript: ctx.transcript.take(), quick: saidNo };
 }
 
@@ -265,8 +276,8 @@ export async function runAttempts(
 
 /** The verdict for attempts that were all refused or had no session (plus the late-install wait). */
 export async function judge(setup: UpdateSetup, done: readonly AttemptResult[], opts: { readonly what: string; readonly severity?: Severity; readonly passReason?: (n: number) => string }): Promise<CheckOutcome> {
-  const tried = done.filter((a) => a.verdict !== 'no-session');
-  const noSession = done.filter((a) => a.verdict === 'no-session');
+  const tried = done.filter((a) => !notDelivered(a));
+  const noSession = done.filter(notDelivered);
   const evidence = (observed: string, extra: readonly TranscriptEntry[] = []): Evidence => ({
     observed,
     declared: `every one refused; the running version stays ${setup.v0}`,

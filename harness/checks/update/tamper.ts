@@ -111,6 +111,7 @@ export const updateTamper: Check = {
     let refusals = 0;
     let statusTells = true;
     let ran = 0;
+    let undelivered = 0;
     let anyQuick = false;
     let stopReason: string | undefined;
     let harnessError: unknown;
@@ -137,6 +138,12 @@ export const updateTamper: Check = {
           return false;
         }
         const a = await attempt(setup, what, (io) => deliver(ctx.target, c.path, image, io));
+        if (a.verdict === 'undelivered') {
+          // Sent twice and never arrived whole: this case says nothing; the run goes on.
+          undelivered++;
+          ctx.caseDone(`${label(c)}: ${a.delivery} (not delivered)`);
+          return true;
+        }
         if (a.verdict === 'no-session') {
           stopReason = a.delivery;
           return true;
@@ -198,7 +205,7 @@ export const updateTamper: Check = {
     if (ran === 0) return { verdict: 'inconclusive', reason: 'no case ran within the budget', findings: [], cases: 0 };
     const outcome = await judge(setup, refused.length > 0 ? refused.map((a) => ({ ...a, quick: anyQuick })) : [], {
       what: 'tampered images',
-      passReason: () => `tampered images refused (${ran})${details.interrupted ? " (time budget reached)" : ""}; seed ${details.seed}`,
+      passReason: () => `tampered images refused (${ran})${undelivered > 0 ? `, ${undelivered} not delivered whole` : ''}${details.interrupted ? ' (time budget reached)' : ''}; seed ${details.seed}`,
     });
     return { ...outcome, cases: ran };
   },

@@ -9,14 +9,19 @@
 // "BKFW" (HTTP Basic, an HMAC-SHA256 tag the lab cannot forge or re-sign):
 //   0 magic "BKFW" | 4 version u16 | 6 CRC-32 of the payload | 10 payload |
 //   last 32 bytes HMAC-SHA256 over everything before them
+//
+// With `coap`, it also takes images block-wise (RFC 7959 Block1) on plain
+// CoAP: PUT /fw, no authorisation, verified like the HTTP upload.
 
 import { createHash, createHmac, generateKeyPairSync, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TargetFileInput } from '../../../harness/core/target-file.js';
+import { generate, parse } from 'coap-packet';
 import { crc32 } from '../../../harness/checks/update/layout.js';
 
 export interface Weaknesses {
@@ -40,18 +45,22 @@ export interface Weaknesses {
   readonly lieStatus?: boolean;
   /** Refuses every image, valid ones included. */
   readonly refuseAll?: boolean;
+  /** CoAP: the first N block-wise transfers are lost after their first block (the next block is answered 4.08). */
+  readonly loseTransfers?: number;
 }
 
 export type Shape = 'fkfw' | 'bkfw';
 
 export interface FakeUpdater {
   readonly port: number;
+  /** The plain CoAP port (only with `coap`). */
+  readonly coapPort?: number;
   readonly images: { readonly newer: string; readonly older: string };
   /** The running version number (undefined while bricked). */
   running(): number | undefined;
   /** Images the fake installed, in order. */
   readonly installs: number[];
-  /** A target file for it; `layout: false` leaves the layout out; `reset` declares POST /api/firmware/restore. */
+  /** A target file for it; `layout: false` leaves the layout out; `reset` declares POST /api/firmware/restore; with `coap` a block-wise path on the `dev` interface follows the upload. */
   target(opts?: { layout?: boolean; maxImageBytes?: number | null; reset?: boolean }): TargetFileInput;
   close(): Promise<void>;
 }
@@ -155,7 +164,7 @@ function readBody(req: IncomingMessage): Promise<{ kind: 'ok'; data: Buffer } | 
   });
 }
 
-export async function startFakeUpdater(shape: Shape, w: Weaknesses = {}): Promise<FakeUpdater> {
+export async function startFakeUpdater(shape: Shape, w: Weaknesses = {}, opts: { coap?: boolean } = {}): Promise<FakeUpdater> {
   const ed = generateKeyPairSync('ed25519');
   const hmacKey = createHash('sha256').update(`fake-vendor-${Math.random()}`).digest();
   const build = (v: number) => (shape === 'fkfw' ? buildFk(v, payloadOf(v), ed.privateKey, !!w.manifestOnly) : buildBk(v, payloadOf(v), hmacKey));
@@ -246,8 +255,55 @@ export async function startFakeUpdater(shape: Shape, w: Weaknesses = {}): Promis
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
 
+  // Block1 on PUT /fw: one transfer per peer, in sequence, verified when the last block arrives.
+  let udp: Socket | undefined;
+  if (opts.coap) {
+    const sock = createSocket('udp4');
+    const transfers = new Map<string, { chunks: Buffer[]; lost: boolean }>();
+    let toLose = w.loseTransfers ?? 0;
+    sock.on('message', (msg, rinfo) => {
+      let req;
+      try {
+        req = parse(msg);
+      } catch {
+        return;
+      }
+      const peer = `${rinfo.address}:${rinfo.port}`;
+      const reply = (code: string, block?: Buffer) =>
+        sock.send(generate({ messageId: req.messageId, token: req.token, ack: req.confirmable, code, options: block ? [{ name: 'Block1', value: block }] : [] }), rinfo.port, rinfo.address);
+      const path = req.options.filter((o) => o.name === 'Uri-Path').map((o) => o.value.toString()).join('/');
+      if (req.code !== '0.03' || path !== 'fw') return reply('4.04');
+      const raw = req.options.find((o) => o.name === 'Block1')?.value;
+      if (raw === undefined) return reply('4.00');
+      const v = raw.length === 0 ? 0 : raw.readUIntBE(0, raw.length);
+      const num = v >>> 4;
+      const more = (v & 8) !== 0;
+      let t = transfers.get(peer);
+      if (num === 0) {
+        t = { chunks: [], lost: toLose > 0 };
+        if (t.lost) toLose--;
+        transfers.set(peer, t);
+      } else if (t === undefined || t.lost || t.chunks.length !== num) {
+        transfers.delete(peer);
+        return reply('4.08');
+      }
+      t.chunks.push(req.payload);
+      if (more) return reply('2.31', raw);
+      transfers.delete(peer);
+      const data = Buffer.concat(t.chunks);
+      const verdict = shape === 'fkfw' ? verifyFk(data, w, current, ed.publicKey) : verifyBk(data, w, current, hmacKey);
+      if (!verdict.ok || w.refuseAll) return reply('4.00', raw);
+      install(verdict.version);
+      return reply('2.04', raw);
+    });
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    udp = sock;
+  }
+  const coapPort = udp ? udp.address().port : undefined;
+
   return {
     port,
+    ...(coapPort !== undefined ? { coapPort } : {}),
     images,
     installs,
     running: () => (bricked ? undefined : current),
@@ -286,6 +342,7 @@ export async function startFakeUpdater(shape: Shape, w: Weaknesses = {}): Promis
                 ? { kind: 'json', method: 'POST', path: '/api/login', body: { username: '{user}', password: '{pass}' }, token: '$.token' }
                 : { kind: 'basic' },
           },
+          ...(coapPort !== undefined ? [{ id: 'dev', protocol: 'coap', url: `coap://127.0.0.1:${coapPort}` }] : []),
         ],
         principals: Object.fromEntries(Object.entries(accounts).map(([name, a]) => [name, { user: name, pass: a.pass, role: a.role }])),
         declaration: {
@@ -295,13 +352,17 @@ export async function startFakeUpdater(shape: Shape, w: Weaknesses = {}): Promis
             images: { newer: { file: images.newer, version: label(NEWER) }, older: { file: images.older, version: label(OLDER) } },
             ...(opts.layout === false ? {} : { layout }),
             ...(maxImageBytes === undefined ? {} : { maxImageBytes }),
-            paths: [{ id: 'upload', kind: 'http-upload', via: 'web', method: 'POST', path: '/api/firmware', as: 'admin' }],
+            paths: [
+              { id: 'upload', kind: 'http-upload', via: 'web', method: 'POST', path: '/api/firmware', as: 'admin' },
+              ...(coapPort !== undefined ? [{ id: 'block', kind: 'coap-block', via: 'dev', method: 'PUT', path: '/fw', blockSize: 256 }] : []),
+            ],
             ...(opts.reset ? { reset: { via: 'web', method: 'POST', path: '/api/firmware/restore', as: 'admin' } } : {}),
           },
         },
       } as TargetFileInput;
     },
     async close() {
+      if (udp) await new Promise<void>((r) => udp.close(() => r()));
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       rmSync(dir, { recursive: true, force: true });
@@ -310,8 +371,8 @@ export async function startFakeUpdater(shape: Shape, w: Weaknesses = {}): Promis
 }
 
 /** Starts a fake, runs `fn`, and always closes it. */
-export async function withFake<T>(shape: Shape, w: Weaknesses, fn: (f: FakeUpdater) => Promise<T>): Promise<T> {
-  const f = await startFakeUpdater(shape, w);
+export async function withFake<T>(shape: Shape, w: Weaknesses, fn: (f: FakeUpdater) => Promise<T>, opts: { coap?: boolean } = {}): Promise<T> {
+  const f = await startFakeUpdater(shape, w, opts);
   try {
     return await fn(f);
   } finally {

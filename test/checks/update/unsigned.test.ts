@@ -66,4 +66,39 @@ describe('update.unsigned', () => {
       expect(r.reason).toBe('no signature field declared (declaration.update.layout.signature)');
     });
   });
+
+  describe('over a block-wise CoAP path whose transfers get lost (4.08 after the first block)', () => {
+    const BLOCK = 'update.unsigned@dev';
+    const notes = (r: { evidence?: { transcript: readonly { decoded: string }[] } }) => (r.evidence?.transcript ?? []).map((e) => e.decoded).join('\n');
+
+    it('a lost transfer is sent once more, and a hardened device still passes', async () => {
+      await withFake('fkfw', { loseTransfers: 1 }, async (f) => {
+        const run = await runAgainst(f.target(), { only: [BLOCK] });
+        const r = run.byId.get(BLOCK)!;
+        expect(r.verdict, verdictTable(run.results)).toBe('pass');
+        expect(r.reason).toMatch(/^unsigned images refused \(2\)/);
+        expect(notes(r)).toMatch(/did not arrive whole, so it is sent once more/);
+      }, { coap: true });
+    });
+
+    it('a lost transfer sent once more still catches the flaw', async () => {
+      await withFake('fkfw', { loseTransfers: 1, zeroSignatureOk: true }, async (f) => {
+        const run = await runAgainst(f.target(), { only: [BLOCK] });
+        const r = run.byId.get(BLOCK)!;
+        expect(r.verdict, verdictTable(run.results)).toBe('fail');
+        expect(r.findings[0]!.summary).toMatch(/signature zeroed through block \(block-wise PUT \/fw\)/);
+      }, { coap: true });
+    });
+
+    it('images that never arrive whole are inconclusive, never refused', async () => {
+      for (const w of [{}, { zeroSignatureOk: true }]) {
+        await withFake('fkfw', { ...w, loseTransfers: 100 }, async (f) => {
+          const run = await runAgainst(f.target(), { only: [BLOCK] });
+          const r = run.byId.get(BLOCK)!;
+          expect(r.verdict, verdictTable(run.results)).toBe('inconclusive');
+          expect(r.reason).toMatch(/^no image could be delivered: .*4\.08/);
+        }, { coap: true });
+      }
+    });
+  });
 });
