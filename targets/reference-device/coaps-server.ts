@@ -56,6 +56,8 @@ export interface CoapsServerOptions {
   /** The unit's PSK identities. */
   readonly identities: ReadonlyMap<string, PskAccount>;
   readonly log: (line: string) => void;
+  /** When set, a crash of the DTLS service calls this instead of the in-process watchdog (the unit runs as a process and really dies). */
+  readonly onCrash?: (reason: string) => void;
 }
 
 export interface RunningCoaps {
@@ -140,6 +142,7 @@ export async function startCoapsServer(o: CoapsServerOptions): Promise<RunningCo
   let stopped = false;
   const onCrash = (error: Error): void => {
     if (stopped) return;
+    if (o.onCrash) return o.onCrash(error.message);
     o.log(`coaps: DTLS service crashed (${error.message}); watchdog restarts it on port ${dtls.port} in ${RESTART_DELAY_MS} ms`);
     restartTimer = setTimeout(restart, RESTART_DELAY_MS);
   };

@@ -3,7 +3,16 @@
 // update CA and device CA, MQTT broker also over TLS, CoAP server, HTTP API
 // also over TLS, and the debug-port flaw's shell) on free ports, and the
 // RunningDevice handle the harness and tests drive it through.
+//
+// With options.materialDir the unit's key material (firmware signing key and
+// images, update CA, device CA and server certificate) lives in that
+// directory and a later start loads it: what a unit restarted in its own
+// process (process.ts) needs so its target file stays true. Everything else
+// is RAM and gone with the unit: a restarted unit boots fresh (MQTT and HTTP
+// sessions, lockout counters, a changed password, the installed firmware
+// version), as a real unit without persistent settings would.
 
+import { mkdirSync } from 'node:fs';
 import { GauntletError } from '../../harness/core/errors.js';
 import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { Accounts } from './accounts.js';
@@ -12,7 +21,7 @@ import { ADMIN_PSK_IDENTITY, SENSOR_PSK_IDENTITY, startCoapsServer, type PskAcco
 import { startDebugShell } from './debug-shell.js';
 import { freeTcpPort } from './sockets.js';
 import { DeviceState } from './device-state.js';
-import { Firmware, removeImages, type VendorImages } from './firmware.js';
+import { Firmware, loadOrCreateSigningKey, removeImages, type VendorImages } from './firmware.js';
 import type { Flaw } from './flaws.js';
 import { startHttpApi } from './http-api.js';
 import { Lockout } from './lockout.js';
@@ -20,11 +29,11 @@ import { startMqttBroker } from './mqtt-broker.js';
 import { resolveOptions, type DeviceOptions } from './options.js';
 import { Sessions } from './sessions.js';
 import type { Fault } from './robustness-flaws.js';
-import { Supervised, type Service } from './watchdog.js';
+import { Supervised, crashProcess, type Service } from './watchdog.js';
 import type { RunningCoap } from './coap-server.js';
 import { describeUnit } from './target-description.js';
-import { serverTlsOptions, writeDeviceTls, type DeviceTls } from './tls.js';
-import { PullUpdater, UPDATE_TOPIC, writeUpdateCa, type UpdateCa } from './update-pull.js';
+import { loadOrWriteDeviceTls, serverTlsOptions, writeDeviceTls, type DeviceTls } from './tls.js';
+import { PullUpdater, UPDATE_TOPIC, loadOrWriteUpdateCa, writeUpdateCa, type UpdateCa } from './update-pull.js';
 
 /** A service with a plain and a TLS port (MQTT, HTTP). */
 interface DualService extends Service {
@@ -57,8 +66,9 @@ export interface RunningDevice {
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
   /**
    * The unit's two vendor firmware images (absolute paths, in a temp dir that
-   * close() removes): `newer` is 2.0.0, `older` 0.9.0, both validly signed with
-   * the unit's own test key (the unit runs 1.0.0 at start).
+   * close() removes, or in options.materialDir, which it keeps): `newer` is
+   * 2.0.0, `older` 0.9.0, both validly signed with the unit's own test key
+   * (the unit runs 1.0.0 at start).
    */
   readonly images: { readonly newer: string; readonly older: string; readonly dir: string };
   /**
@@ -94,7 +104,15 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   const accounts = new Accounts({ ...o.credentials, factoryFresh: o.factoryFresh, flaws, mac: o.identity.mac, lockout, log });
   const state = new DeviceState();
   const sessions = new Sessions();
-  const firmware = new Firmware({ flaws, vendor: o.identity.vendor, model: o.identity.model, log });
+  const materialDir = o.materialDir;
+  let firmware: Firmware;
+  try {
+    if (materialDir !== undefined) mkdirSync(materialDir, { recursive: true, mode: 0o700 });
+    const signingKey = materialDir === undefined ? undefined : loadOrCreateSigningKey(materialDir);
+    firmware = new Firmware({ flaws, vendor: o.identity.vendor, model: o.identity.model, log, ...(signingKey ? { signingKey } : {}) });
+  } catch (e) {
+    throw new GauntletError('DEVICE_START', `reference device: could not load or write the firmware signing key in ${materialDir}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
 
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
@@ -114,19 +132,21 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
 
   let images: VendorImages;
   try {
-    images = firmware.writeImages();
+    images = firmware.writeImages(materialDir);
   } catch (e) {
     throw new GauntletError('DEVICE_START', `reference device: could not write the firmware images: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  closers.push(async () => removeImages(images));
+  // A material dir belongs to whoever named it (it outlives this start).
+  if (materialDir === undefined) closers.push(async () => removeImages(images));
   const material = <T>(what: string, making: Promise<T>): Promise<T> =>
     making.catch((e: unknown) => {
       throw new GauntletError('DEVICE_START', `reference device: could not write the ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     });
   // Both settle before the images dir may be removed again.
+  const subject = { host: o.host, vendor: o.identity.vendor, model: o.identity.model, serial: o.identity.serial };
   const [caMade, tlsMade] = await Promise.allSettled([
-    material('update CA', writeUpdateCa(images.dir)),
-    material('device CA', writeDeviceTls(images.dir, { host: o.host, vendor: o.identity.vendor, model: o.identity.model, serial: o.identity.serial })),
+    material('update CA', materialDir === undefined ? writeUpdateCa(images.dir) : loadOrWriteUpdateCa(materialDir)),
+    material('device CA', materialDir === undefined ? writeDeviceTls(images.dir, subject) : loadOrWriteDeviceTls(materialDir, subject)),
   ]);
   if (caMade.status === 'rejected' || tlsMade.status === 'rejected') {
     await closeAll();
@@ -141,9 +161,19 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
 
   // MQTT (plain and TLS), plain CoAP and HTTP (plain and TLS) run supervised: a
   // robustness flaw crashes or wedges the service and the watchdog restarts it
-  // on the same ports (watchdog.ts).
-  const faultTo = (svc: () => Supervised<Service> | undefined) => (f: Fault) =>
-    f.kind === 'crash' ? svc()?.crash(f.reason) : svc()?.hang(f.reason, o.hangMs);
+  // on the same ports (watchdog.ts). With faults 'process' there is no
+  // watchdog: a crash ends the process, a hang lasts until it is restarted.
+  const faultTo = (svc: () => Supervised<Service> | undefined) => (f: Fault) => {
+    const s = svc();
+    if (o.faults === 'process') {
+      if (f.kind === 'crash') {
+        log(`${s?.name ?? 'service'}: crashed (${f.reason}); the unit process ends`);
+        crashProcess(s?.name ?? 'service', f.reason);
+      }
+      return s?.hang(f.reason, undefined);
+    }
+    return f.kind === 'crash' ? s?.crash(f.reason) : s?.hang(f.reason, o.hangMs);
+  };
   let mqttSvc: Supervised<DualService> | undefined;
   const startMqtt = async (ports: { mqtt: number; mqtts: number }): Promise<DualService> => {
     const broker = await startMqttBroker({
@@ -181,7 +211,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
     [ADMIN_PSK_IDENTITY, { key: Buffer.from(o.credentials.adminPskHex, 'hex'), role: 'admin' }],
     [SENSOR_PSK_IDENTITY, { key: Buffer.from(o.credentials.sensorPskHex, 'hex'), role: 'device' }],
   ]);
-  const coaps = await start('CoAP over DTLS', o.ports.coaps, () => startCoapsServer({ host: o.host, port: o.ports.coaps, flaws, state, firmware, identities, log }));
+  const coaps = await start('CoAP over DTLS', o.ports.coaps, () => startCoapsServer({ host: o.host, port: o.ports.coaps, flaws, state, firmware, identities, log, ...(o.faults === 'process' ? { onCrash: (r: string) => crashProcess('coaps', r) } : {}) }));
   let httpSvc: Supervised<DualService> | undefined;
   const startHttp = async (ports: { http: number; https: number }): Promise<DualService> => {
     const api = await startHttpApi({ host: o.host, port: ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions, firmware, onFault: faultTo(() => httpSvc) });

@@ -1,14 +1,16 @@
 // The unit's firmware slot: the running version (baseline 1.0.0), the unit's
-// own Ed25519 vendor TEST key pair (generated at start, kept in memory only),
-// the two vendor images it writes to a fresh temp dir at start (newer 2.0.0,
-// older 0.9.0) for the lab's target file, and installs: synchronous, verified
+// own Ed25519 vendor TEST key pair (generated at start, kept in memory only;
+// or kept in the unit's material dir, options.materialDir, so a restarted
+// unit process signs and verifies with the same key), the two vendor images
+// it writes at start (newer 2.0.0, older 0.9.0; to a fresh temp dir, or to
+// the material dir) for the lab's target file, and installs: synchronous, verified
 // by verifyImage under the unit's flaws; a refused image leaves the running
 // one untouched. The brick-on-interrupt flaw: an upload (or a pulled
 // download, see update-pull.ts) cut before its end leaves the unit with no
 // bootable image until a valid one installs.
 
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Flaw } from './flaws.js';
@@ -22,6 +24,28 @@ export const OLDER_VERSION = '0.9.0';
 export const MAX_IMAGE_BYTES = 1024 * 1024;
 /** Payload size of the vendor images. */
 export const VENDOR_PAYLOAD_BYTES = 16 * 1024;
+/** The firmware signing key's file in a material dir (PKCS#8 PEM, mode 0600). */
+export const SIGNING_KEY_FILE = 'firmware-signing-key.pem';
+
+/**
+ * The unit's Ed25519 firmware signing key kept in `dir`: the one an earlier
+ * start wrote, or a new one written there (a file that is not an Ed25519
+ * private key is replaced).
+ */
+export function loadOrCreateSigningKey(dir: string): KeyObject {
+  const file = join(dir, SIGNING_KEY_FILE);
+  if (existsSync(file)) {
+    try {
+      const key = createPrivateKey(readFileSync(file));
+      if (key.asymmetricKeyType === 'ed25519') return key;
+    } catch {
+      // unreadable or cut short (a start killed while writing it): make a new one
+    }
+  }
+  const { privateKey } = generateKeyPairSync('ed25519');
+  writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return privateKey;
+}
 
 export interface VendorImages {
   readonly newer: string;
@@ -46,6 +70,8 @@ export interface FirmwareOptions {
   readonly vendor: string;
   readonly model: string;
   readonly log: (line: string) => void;
+  /** The Ed25519 signing key (loadOrCreateSigningKey); default: a new one, in memory only. */
+  readonly signingKey?: KeyObject;
 }
 
 export class Firmware {
@@ -56,6 +82,11 @@ export class Firmware {
   private bootable = true;
 
   constructor(private readonly opts: FirmwareOptions) {
+    if (opts.signingKey) {
+      this.privateKey = opts.signingKey;
+      this.publicKey = createPublicKey(opts.signingKey);
+      return;
+    }
     // A per-unit test key: never written anywhere, gone with the unit.
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     this.publicKey = publicKey;
@@ -78,17 +109,24 @@ export class Firmware {
     return buildImage({ version, payload, vendor: this.opts.vendor, model: this.opts.model }, this.privateKey, { coverage });
   }
 
-  /** Writes rd1-2.0.0.bin and rd1-0.9.0.bin to a fresh temp dir; removeImages deletes it. */
-  writeImages(): VendorImages {
-    const dir = mkdtempSync(join(tmpdir(), 'gauntlet-rd1-fw-'));
+  /**
+   * Writes rd1-2.0.0.bin and rd1-0.9.0.bin to a fresh temp dir (removeImages
+   * deletes it), or into `into` (a material dir its owner removes), where an
+   * image already there with the same bytes is left as it is (Ed25519
+   * signatures are deterministic: same key, same flaws, same bytes).
+   */
+  writeImages(into?: string): VendorImages {
+    const dir = into ?? mkdtempSync(join(tmpdir(), 'gauntlet-rd1-fw-'));
     try {
       const newer = join(dir, `rd1-${NEWER_VERSION}.bin`);
       const older = join(dir, `rd1-${OLDER_VERSION}.bin`);
-      writeFileSync(newer, this.vendorImage(NEWER_VERSION));
-      writeFileSync(older, this.vendorImage(OLDER_VERSION));
+      for (const [file, version] of [[newer, NEWER_VERSION], [older, OLDER_VERSION]] as const) {
+        const image = this.vendorImage(version);
+        if (into === undefined || !existsSync(file) || !readFileSync(file).equals(image)) writeFileSync(file, image);
+      }
       return { newer, older, dir };
     } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
+      if (into === undefined) rmSync(dir, { recursive: true, force: true });
       throw e;
     }
   }

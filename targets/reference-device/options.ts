@@ -3,6 +3,7 @@
 // and validation with USAGE errors naming the bad field.
 
 import { randomBytes, randomInt } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
 import { GauntletError } from '../../harness/core/errors.js';
 import { FLAWS, isFlaw, type Flaw } from './flaws.js';
 
@@ -27,6 +28,26 @@ export interface DeviceOptions {
   credentials?: { adminPass?: string; sensorPass?: string; shippedPass?: string; adminPskHex?: string; sensorPskHex?: string };
   /** Default: vendor 'Gauntlet', model 'RD-1', serial 'RD1-' + 6 random digits, a random locally administered MAC. */
   identity?: { vendor?: string; model?: string; serial?: string; mac?: string };
+  /**
+   * What a robustness fault (robustness-flaws.ts) does. 'watchdog' (the
+   * default): the service crashes or wedges and its in-process watchdog brings
+   * it back after rebootMs / hangMs (watchdog.ts). 'process': the unit is its
+   * own process (child.ts, started by startReferenceDeviceProcess): a crash
+   * writes its reason to stderr and ends the whole Node process with exit code
+   * 70, and a hang wedges the service for good, until whoever runs the process
+   * restarts it. Never use 'process' in a process that must survive the unit.
+   */
+  faults?: 'watchdog' | 'process';
+  /**
+   * A directory that keeps the unit's key material across starts (the flash of
+   * a real unit): the firmware signing key and vendor images, the update CA,
+   * and the device CA with the mqtts/https server certificate and key. A start
+   * loads what an earlier start with the same directory wrote, and writes what
+   * is missing; close() leaves the directory alone (its owner removes it).
+   * Default: none; every start makes fresh material in a temp dir close()
+   * removes.
+   */
+  materialDir?: string;
   /** Event log of the device (logins, lockouts, password changes), one line per event. */
   log?: (line: string) => void;
 }
@@ -55,6 +76,9 @@ export interface ResolvedOptions {
     readonly sensorPskHex: string;
   };
   readonly identity: { readonly vendor: string; readonly model: string; readonly serial: string; readonly mac: string };
+  readonly faults: 'watchdog' | 'process';
+  /** Absolute path, or undefined for fresh material per start. */
+  readonly materialDir: string | undefined;
   readonly log: (line: string) => void;
 }
 
@@ -130,6 +154,12 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
   const host = opts.host ?? '127.0.0.1';
   if (host.length === 0) throw usage('host: expected an address');
 
+  const faults = opts.faults ?? 'watchdog';
+  if (faults !== 'watchdog' && faults !== 'process') throw usage(`faults: expected "watchdog" or "process" (got ${JSON.stringify(faults)})`);
+  if (opts.materialDir !== undefined && (typeof opts.materialDir !== 'string' || opts.materialDir.length === 0)) {
+    throw usage(`materialDir: expected a directory path (got ${JSON.stringify(opts.materialDir)})`);
+  }
+
   return {
     host,
     ports: {
@@ -159,6 +189,8 @@ export function resolveOptions(opts: DeviceOptions = {}): ResolvedOptions {
       serial: opts.identity?.serial ?? randomSerial(),
       mac: mac.toLowerCase().replace(/-/g, ':'),
     },
+    faults,
+    materialDir: opts.materialDir === undefined ? undefined : resolvePath(opts.materialDir),
     log: opts.log ?? (() => {}),
   };
 }

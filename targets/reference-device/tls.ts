@@ -8,6 +8,10 @@
 // address), both valid from yesterday for a year. Only the CA certificate is
 // written to disk (device-ca.pem in the unit's temp dir, for clients to
 // trust): the CA key signs once and is dropped, the server key stays in memory.
+// A unit with a material dir (options.materialDir: its flash, kept across
+// restarts of its process) also keeps the server certificate and key there,
+// so a restarted unit presents the same certificate under the same CA
+// (loadOrWriteDeviceTls); the CA key is dropped all the same.
 //
 // Why EC, and why the certificates are assembled here: node-forge signs RSA
 // certificates only, and an RSA-2048 key costs 150-450 ms per unit start on a
@@ -20,8 +24,8 @@
 // security level 0, without which OpenSSL 3 has no signature algorithm for
 // those versions' handshakes (SHA-1, MD5+SHA-1) and fails them.
 
-import { createHash, generateKeyPair, sign, type KeyObject } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { X509Certificate, createHash, createPrivateKey, generateKeyPair, sign, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULT_CIPHERS, type TlsOptions } from 'node:tls';
@@ -29,6 +33,9 @@ import { promisify } from 'node:util';
 import forge from 'node-forge';
 
 export const DEVICE_CA_FILE = 'device-ca.pem';
+/** In a material dir only: the server certificate and its key (PKCS#8 PEM, mode 0600). */
+export const SERVER_CERT_FILE = 'device-server.pem';
+export const SERVER_KEY_FILE = 'device-server-key.pem';
 /** The cipher string of the legacy listeners (and of a client that wants TLS 1.0 or 1.1 from them). */
 export const LEGACY_CIPHERS = 'DEFAULT:@SECLEVEL=0';
 /** The hardened listeners' cipher list: Node's defaults less the CBC suites with a SHA-1 MAC (TLS 1.3 suites are configured apart). */
@@ -172,6 +179,43 @@ export async function writeDeviceTls(dir: string, subject: DeviceTlsSubject): Pr
   const caCert = join(dir, DEVICE_CA_FILE);
   writeFileSync(caCert, caPem);
   return { caCert, caPem, certPem, keyPem: server.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+/** The device TLS material in `dir` if it is whole and still fits the unit (CA, certificate, key, names, validity). */
+function loadDeviceTls(dir: string, subject: DeviceTlsSubject): DeviceTls | undefined {
+  const caCert = join(dir, DEVICE_CA_FILE);
+  const files = [caCert, join(dir, SERVER_CERT_FILE), join(dir, SERVER_KEY_FILE)] as const;
+  if (!files.every((f) => existsSync(f))) return undefined;
+  try {
+    const [caPem, certPem, keyPem] = files.map((f) => readFileSync(f, 'utf8')) as [string, string, string];
+    const ca = new X509Certificate(caPem);
+    const cert = new X509Certificate(certPem);
+    const names = ca.subject.split('\n');
+    const fits =
+      names.includes(`CN=${subject.model} device CA ${subject.serial}`) &&
+      names.includes(`O=${subject.vendor}`) &&
+      cert.checkIssued(ca) &&
+      cert.verify(ca.publicKey) &&
+      cert.checkPrivateKey(createPrivateKey(keyPem)) &&
+      (isIP(subject.host) === 0 ? cert.checkHost(subject.host) !== undefined : cert.checkIP(subject.host) !== undefined) &&
+      Date.parse(cert.validTo) > Date.now() + DAY_MS;
+    return fits ? { caCert, caPem, certPem, keyPem } : undefined;
+  } catch {
+    return undefined; // unreadable or cut short (a start killed while writing): made anew
+  }
+}
+
+/**
+ * The device CA, server certificate and key an earlier start wrote into `dir`
+ * (a material dir), or new ones written there (all three files).
+ */
+export async function loadOrWriteDeviceTls(dir: string, subject: DeviceTlsSubject): Promise<DeviceTls> {
+  const kept = loadDeviceTls(dir, subject);
+  if (kept) return kept;
+  const made = await writeDeviceTls(dir, subject);
+  writeFileSync(join(dir, SERVER_KEY_FILE), made.keyPem, { mode: 0o600 });
+  writeFileSync(join(dir, SERVER_CERT_FILE), made.certPem);
+  return made;
 }
 
 /** The options of the unit's TLS listeners (mqtts, https). */

@@ -1,6 +1,8 @@
 // The PULL firmware update path: each unit makes its own test update CA at
 // start (RSA-2048, self-signed, written as ca.pem / ca-key.pem into the unit's
-// temp images dir, gone with close()), and trusts ONLY that CA for updates.
+// temp images dir, gone with close(); or kept in its material dir and loaded
+// again by a restarted unit, loadOrWriteUpdateCa), and trusts ONLY that CA
+// for updates.
 //
 // An MQTT publish of {"url": "https://HOST:PORT/path"} to UPDATE_TOPIC that
 // got through the broker's ACL (only admin may publish there) makes the unit
@@ -19,8 +21,8 @@
 // The pull-any-certificate flaw: the fetch does not verify the server
 // certificate (rejectUnauthorized false).
 
-import { constants, generateKeyPair, privateEncrypt, type KeyObject } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { X509Certificate, constants, createPrivateKey, generateKeyPair, privateEncrypt, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request, type Agent } from 'node:https';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -90,6 +92,27 @@ export async function writeUpdateCa(dir: string): Promise<UpdateCa> {
   writeFileSync(certFile, certPem);
   writeFileSync(keyFile, keyPem, { mode: 0o600 });
   return { cert: certFile, key: keyFile, certPem };
+}
+
+/**
+ * The update CA an earlier start wrote into `dir` (ca.pem and ca-key.pem, a
+ * matching pair, still valid), or a new one written there.
+ */
+export async function loadOrWriteUpdateCa(dir: string): Promise<UpdateCa> {
+  const certFile = join(dir, 'ca.pem');
+  const keyFile = join(dir, 'ca-key.pem');
+  if (existsSync(certFile) && existsSync(keyFile)) {
+    try {
+      const certPem = readFileSync(certFile, 'utf8');
+      const cert = new X509Certificate(certPem);
+      if (cert.checkPrivateKey(createPrivateKey(readFileSync(keyFile))) && Date.parse(cert.validTo) > Date.now()) {
+        return { cert: certFile, key: keyFile, certPem };
+      }
+    } catch {
+      // unreadable or cut short (a start killed while writing it): make a new one
+    }
+  }
+  return writeUpdateCa(dir);
 }
 
 export interface PullUpdaterOptions {

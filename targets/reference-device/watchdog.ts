@@ -6,6 +6,22 @@
 // that service). A hang wedges it: it stops answering without closing, until
 // the watchdog notices and restarts it. The robustness flaws (fuzz targets)
 // use this, so a fuzzer observes crash, hang and reboot from outside.
+//
+// A unit in its own process (options.faults 'process', child.ts) has no
+// watchdog: a crash ends the process (crashProcess: exit code 70, the ports
+// really refuse) and a hang lasts until whoever runs the process restarts it.
+
+/** The exit code of a unit process that crashed on a fault (EX_SOFTWARE, sysexits.h). */
+export const CRASH_EXIT_CODE = 70;
+
+/** A crash with no watchdog: the reason on stderr (synchronous on a pipe or a file), then the whole process ends. */
+export function crashProcess(service: string, reason: string): never {
+  try {
+    process.stderr.write(`${service} crashed: ${reason}\n`);
+  } finally {
+    process.exit(CRASH_EXIT_CODE);
+  }
+}
 
 export interface Service {
   close(): Promise<void>;
@@ -21,7 +37,7 @@ export class Supervised<T extends Service> {
   private stateNow: ServiceState = 'up';
 
   private constructor(
-    private readonly name: string,
+    readonly name: string,
     private readonly restartFn: () => Promise<T>,
     first: T,
     private readonly delayMs: number,
@@ -60,10 +76,18 @@ export class Supervised<T extends Service> {
     this.restarting = dying.close().catch(() => undefined).then(() => this.schedule());
   }
 
-  /** The service stops answering (sockets stay open) until the watchdog restarts it after `forMs`. */
-  hang(reason: string, forMs: number): void {
+  /**
+   * The service stops answering (sockets stay open) until the watchdog restarts
+   * it after `forMs`; with `forMs` undefined (no watchdog), until the unit's
+   * process is restarted from outside.
+   */
+  hang(reason: string, forMs: number | undefined): void {
     if (this.stopped || this.stateNow !== 'up') return;
     this.stateNow = 'hung';
+    if (forMs === undefined) {
+      this.log(`${this.name}: hung (${reason}); no watchdog: wedged until the unit is restarted`);
+      return;
+    }
     this.log(`${this.name}: hung (${reason}); watchdog restarts it in ${forMs} ms`);
     this.timer = setTimeout(() => {
       this.stateNow = 'down';
