@@ -108,7 +108,7 @@ const field = (b: Uint8Array, delta = 0) => cat(u16(claimed(b.length, delta)), b
 const frame = (first: number, body: Uint8Array, remaining: Uint8Array = encodeVarint(body.length)) => cat(u8(first), remaining, body);
 
 /** `n` as a variable byte integer padded to `width` bytes (1..5): non-minimal when wider than needed [MQTT-1.5.5]. */
-function paddedVarint(n: number, width: number): Buffer {
+export function paddedVarint(n: number, width: number): Buffer {
   const out: number[] = [];
   for (let i = 0; i < width; i++) {
     const digit = Math.floor(n / 128 ** i) % 128;
