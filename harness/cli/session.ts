@@ -4,7 +4,7 @@
 // code from the gate. `run` and `replay` both come through here.
 
 import { join, relative } from 'node:path';
-import type { CheckResult, Profile, Protocol, RunMeta, Target } from '../model/index.js';
+import type { Budget, CheckResult, Profile, Protocol, RunMeta, Target, TargetControl } from '../model/index.js';
 import { EXIT, GauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
 import { plan } from '../core/planner.js';
@@ -15,6 +15,7 @@ import {
   ConsoleReporter,
   EventLogReporter,
   FindingsWriter,
+  FuzzCorpusWriter,
   JsonReporter,
   JunitReporter,
   ReporterMux,
@@ -25,7 +26,10 @@ import {
   JUNIT_FILE,
   findingFilePath,
 } from '../report/index.js';
-import { startReferenceDevice, type Flaw, type RunningDevice } from '../../targets/reference-device/index.js';
+import { startReferenceDevice, startReferenceDeviceProcess, type DeviceProcess, type Flaw, type RunningDevice } from '../../targets/reference-device/index.js';
+
+/** How long the built-in device's child process is polled after a crash or hang before it is restarted. */
+export const BUILTIN_REBOOT_WAIT_MS = 500;
 
 export const BUILTIN_TARGET = 'builtin:reference-device';
 
@@ -43,8 +47,15 @@ export interface SessionOptions {
   readonly reportsBase: string;
   readonly gate: Gate;
   readonly ioTimeoutMs: number;
-  readonly budget: { readonly numRuns: number; readonly timeMs: number };
+  readonly budget: Budget;
   readonly replayPath?: string;
+  /**
+   * The built-in device runs in a child process (gauntlet fuzz): a crash is a
+   * real process exit, and the campaign restarts it through target control.
+   */
+  readonly deviceProcess?: boolean;
+  /** Fuzz: also keep every fuzz finding's exact input in this corpus directory (corpora/findings). */
+  readonly corpusDir?: string;
   readonly argv: readonly string[];
   readonly color: boolean;
   readonly verbose: boolean;
@@ -74,7 +85,8 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   // Load and validate everything before anything starts or is written.
   let target: Target | undefined = o.targetFile ? loadTargetFile(o.targetFile) : undefined;
   const runId = newRunId(new Date());
-  let device: RunningDevice | undefined;
+  let device: RunningDevice | DeviceProcess | undefined;
+  let control: TargetControl | undefined;
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -91,7 +103,13 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   try {
     if (!target) {
       try {
-        device = await startReferenceDevice({ flaws: o.flaws });
+        if (o.deviceProcess) {
+          const child = await startReferenceDeviceProcess({ flaws: o.flaws });
+          device = child;
+          control = { rebootWaitMs: BUILTIN_REBOOT_WAIT_MS, restart: (signal) => child.restart(signal) };
+        } else {
+          device = await startReferenceDevice({ flaws: o.flaws });
+        }
       } catch (e) {
         throw new GauntletError('DEVICE_START', `the built-in reference device did not start: ${(e as Error).message}`, { cause: e });
       }
@@ -122,7 +140,9 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       platform: `${process.platform}-${process.arch}`,
     };
     const json = new JsonReporter(join(reportDir, REPORT_FILE));
+    const corpus = o.corpusDir !== undefined ? new FuzzCorpusWriter(o.corpusDir, target.interfaces) : undefined;
     const mux = new ReporterMux([
+      ...(corpus ? [corpus] : []),
       new ConsoleReporter({ out: process.stdout, tty: Boolean(process.stdout.isTTY) && !process.env['CI'], color: o.color, verbose: o.verbose }),
       new EventLogReporter(join(reportDir, EVENTS_FILE)),
       json,
@@ -138,11 +158,14 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       ioTimeoutMs: o.ioTimeoutMs,
       budget: o.budget,
       replayPath: o.replayPath,
+      ...(control ? { control } : {}),
       replayCommand: ({ fileId }) => `gauntlet replay ${shellQuote(join(relDir, findingFilePath(fileId)))}`,
     });
     await mux.idle();
     for (const f of mux.errors()) process.stderr.write(`gauntlet: reporter ${f.reporter} failed on ${f.event}: ${f.message}\n`);
     process.stdout.write(`\nreports: ${relDir}/ (${REPORT_FILE}, ${JUNIT_FILE}, ${EVENTS_FILE}${outcome.results.some((r) => r.findings.length) ? ', findings/' : ''})\n`);
+    const kept = corpus?.written() ?? [];
+    if (kept.length) process.stdout.write(`fuzz corpus: ${kept.length} finding input(s) kept (${kept.map((f) => relative(process.cwd(), f)).join(', ')}); replay one with: gauntlet replay FILE\n`);
     return {
       exitCode: exitCodeFor(outcome.results, o.gate, outcome.interrupted),
       reportDir,

@@ -5,6 +5,7 @@
 // run-end, so every reporter writes what it has.
 
 import type {
+  Budget,
   CheckContext,
   CheckOutcome,
   CheckResult,
@@ -13,6 +14,7 @@ import type {
   RunEvent,
   RunMeta,
   Target,
+  TargetControl,
   Verdict,
 } from '../model/index.js';
 import { emptyCounts } from '../model/index.js';
@@ -24,6 +26,7 @@ import type { PlannedCheck } from './planner.js';
 import { provision, provisionedAlready } from './provision.js';
 import { resetFirmware, updatePositiveControl, type UpdateControl } from './update-control.js';
 import { createScopeGuard } from './scope.js';
+import { commandControl } from './control.js';
 import { TranscriptRecorder } from './transcript.js';
 
 /** Beyond the run's time budget, what a check may take for setup, shrinking and recovery. */
@@ -36,9 +39,11 @@ export interface RunnerOptions {
   readonly dispatch: (event: RunEvent) => Promise<void>;
   readonly signal: AbortSignal;
   readonly ioTimeoutMs: number;
-  readonly budget: { readonly numRuns: number; readonly timeMs: number };
+  readonly budget: Budget;
   /** fast-check path to replay (with `gauntlet replay`), applied to every planned instance. */
   readonly replayPath?: string;
+  /** How checks restart the device (the built-in device's process); default: the target file's restart command, if any. */
+  readonly control?: TargetControl;
   /** The shell command that reproduces a finding, from its file id. */
   replayCommand(finding: { instanceId: string; fileId: string }): string;
 }
@@ -75,6 +80,7 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
   const scope = createScopeGuard(target);
   const sleep = abortableSleep(signal);
   const pacer = new LockoutPacer(target.declaration.lockout, sleep);
+  const control = opts.control ?? commandControl(target);
   const results: CheckResult[] = [];
 
   // Events go out strictly in order, even when a check reports cases synchronously.
@@ -220,6 +226,7 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
         cases: outcome?.cases ?? cases,
         findings,
         evidence: outcome?.evidence,
+        ...(outcome?.stats ? { stats: outcome.stats } : {}),
         errorCode,
       };
       if (emitEnd) await emit({ type: 'check-end', result });
@@ -238,6 +245,7 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
     const transcript = new TranscriptRecorder();
     const ctx: CheckContext = {
       target,
+      ...(control ? { control } : {}),
       iface,
       instance,
       scope,

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import type {
+  ControlDeclaration,
   Declaration,
   Interface,
   LockoutPolicy,
@@ -285,6 +286,20 @@ export const targetFileSchema = z.strictObject({
     .default({}),
   interfaces: z.array(z.discriminatedUnion('protocol', [mqttIface, coapIface, httpIface])).min(1),
   principals: z.record(id, principal).default({}),
+  /** How the device comes back after a crash or hang found by fuzzing. */
+  control: z
+    .strictObject({
+      /** How long it may take to answer again on its own (a watchdog reboot); default 15s. */
+      rebootWait: duration.optional(),
+      /** Run (argv, no shell) when it has not come back within rebootWait. */
+      restart: z
+        .strictObject({
+          command: z.array(z.string().min(1)).min(1, 'expected the command and its arguments, e.g. ["systemctl", "restart", "mosquitto"]'),
+          timeout: duration.default('30s'),
+        })
+        .optional(),
+    })
+    .optional(),
   declaration: declaration.default({
     secureOnly: false,
     dtls: {},
@@ -298,6 +313,13 @@ export type TargetFileInput = z.input<typeof targetFileSchema>;
 export type TargetFile = z.output<typeof targetFileSchema>;
 
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { mqtt: 1883, mqtts: 8883, coap: 5683, coaps: 5684, http: 80, https: 443 };
+
+function controlOf(c: NonNullable<TargetFile['control']>): ControlDeclaration {
+  return {
+    ...(c.rebootWait !== undefined ? { rebootWaitMs: parseDuration(c.rebootWait)! } : {}),
+    ...(c.restart ? { restart: { command: c.restart.command, timeoutMs: parseDuration(c.restart.timeout)! } } : {}),
+  };
+}
 
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -560,6 +582,7 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
     name: file.name,
     source: loaded.path,
     scope: { hosts: file.scope.hosts, allowNonLoopback: file.scope.allowNonLoopback, probe: file.scope.probe },
+    ...(file.control ? { control: controlOf(file.control) } : {}),
     interfaces,
     principals,
     declaration: declarationOut,

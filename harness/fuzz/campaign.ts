@@ -1,24 +1,34 @@
 // A fuzz campaign against one interface: generated cases (fast-check
-// arbitraries) sent one by one, a probe after each, the oracles judging.
-//   - The campaign is fast-check's property "the device survives every case",
-//     so a failing case is shrunk by fast-check itself: every shrink attempt
-//     is sent to the (recovered) device again, and counts only if it
-//     triggers the same oracle as the first failure.
-//   - After a failing case the device is given time to come back (a reboot,
+// arbitraries) sent in batches (one case per batch by default), a probe
+// after each batch, the oracles judging.
+//   - The campaign is fast-check's property "the device survives every
+//     batch", so a failing batch is shrunk by fast-check itself (dropping
+//     cases from its front, shrinking each case); ddmin then bisects what is
+//     left down to the case, or the few cases together, that do it. Every
+//     shrink attempt is sent to the (recovered) device again, and counts only
+//     if it triggers the same oracle as the first failure.
+//   - After a failing batch the device is given time to come back (a reboot,
 //     a watchdog restart): the probe is polled until it answers, at most
-//     `rebootWaitMs`; the sentinel state is set up again.
-//   - The shrunk case is confirmed once more on the recovered device.
+//     `rebootWaitMs`; then, if the target can be restarted (target control),
+//     it is restarted and given `rebootWaitMs` again; the sentinel state is
+//     set up again.
+//   - A device that does not come back ends the campaign, but the batch that
+//     brought it down is still a finding (not shrunk, not confirmed).
+//   - A case mutated from a corpus seed is then cut down further by delta
+//     debugging (its steps, then its bytes), each try sent to the device.
+//   - The shrunk batch is confirmed once more on the recovered device.
 //   - The campaign then goes on with the next seed segment for what is left
 //     of the budget (cases and time), up to `maxFindings`.
 // Every loop is bounded by the case count and the wall time.
 
 import fc from 'fast-check';
-import type { FuzzCase, FuzzThresholds, Interface, OracleKind, OracleVerdict, Principal, TranscriptEntry } from '../model/index.js';
+import type { FuzzCase, FuzzThresholds, Interface, OracleKind, OracleVerdict, Principal, TargetControl, TranscriptEntry } from '../model/index.js';
 import { TranscriptRecorder } from '../core/transcript.js';
 import { deriveSeed } from '../core/seed.js';
 import type { Io } from '../protocols/common/io.js';
 import { FuzzProbe, LatencyWatch, invalidReply } from './oracles.js';
 import { DEFAULT_SEND, sendCase, type SendOptions } from './send.js';
+import { ddmin, minimizeCase } from './ddmin.js';
 
 export interface CampaignOptions {
   readonly iface: Interface;
@@ -27,6 +37,10 @@ export interface CampaignOptions {
   /** MQTT: a topic the principal may subscribe to, for the sentinel's session. */
   readonly sentinelTopic?: string;
   readonly cases: fc.Arbitrary<FuzzCase>;
+  /** Cases sent between two probes (default 1: a probe after every case). */
+  readonly batch?: number;
+  /** Restarts a device that does not come back on its own within rebootWaitMs. */
+  readonly control?: TargetControl;
   readonly seed: number;
   readonly numRuns: number;
   readonly timeMs: number;
@@ -46,9 +60,10 @@ export interface CampaignOptions {
 export interface CampaignFinding {
   readonly oracle: OracleKind;
   readonly detail: string;
-  /** The shrunk case. */
-  readonly case: FuzzCase;
-  readonly originalSteps: number;
+  /** The shrunk batch: usually one case; more when only cases together do it. */
+  readonly cases: readonly FuzzCase[];
+  /** Cases and steps in the batch as first found. */
+  readonly original: { readonly cases: number; readonly steps: number };
   readonly seed: number;
   readonly path: string;
   readonly numRuns: number;
@@ -64,6 +79,12 @@ export type CampaignEnd = 'budget' | 'cases' | 'interrupted' | 'target-down' | '
 
 export interface CampaignResult {
   readonly cases: number;
+  /** Liveness probes sent (one per batch, plus recovery polls). */
+  readonly probes: number;
+  /** Times the target was restarted through target control. */
+  readonly restarts: number;
+  /** Times an oracle fired again on a case breaking the rule of an earlier finding (not shrunk again). */
+  readonly repeats: number;
   readonly elapsedMs: number;
   readonly findings: readonly CampaignFinding[];
   /** Campaign-level observations (latency creep), without a single case to blame. */
@@ -78,58 +99,108 @@ class TargetDown extends Error {}
 
 /** After the time budget, shrinking a failure found late may go on this long. */
 export const SHRINK_GRACE_MS = 30_000;
+/** A case made by mutating a corpus seed (fuzz/mutate.ts labels them so). */
+const MUTATED = /^seed /;
+/** Most sends delta debugging spends on one mutated case (each crash costs a recovery). */
+export const MINIMIZE_TESTS = 64;
 /** Wait between a case and its probe, ms. */
 export const SETTLE_MS = 5;
 /** Cases per fast-check run (a chunk); each chunk has its own seed, derived from the campaign's. */
 export const CHUNK_CASES = 1000;
 
+/** A batch in one line: its cases' labels. */
+export const batchLabel = (cases: readonly FuzzCase[]) => cases.map((c) => c.label).join(' | then | ');
+
 export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const t0 = Date.now();
   const deadline = t0 + o.timeMs;
   const send = o.send ?? DEFAULT_SEND;
+  const batch = Math.max(1, Math.floor(o.batch ?? 1));
   const probe = new FuzzProbe(o.iface, o.principal, o.thresholds, o.seed, o.sentinelTopic);
   const latency = new LatencyWatch(o.thresholds);
   const findings: CampaignFinding[] = [];
   const observations: OracleVerdict[] = [];
   let cases = 0;
+  let probes = 0;
+  let restarts = 0;
+  /** Oracles fired again on a case breaking the rule of an earlier finding. */
+  let again = 0;
   const note = (text: string) => o.io.transcript.note(text);
+  const check = async (io: Io) => {
+    probes++;
+    return probe.check(io);
+  };
+  const result = (ended: CampaignEnd, endDetail: string): CampaignResult => ({
+    cases,
+    probes,
+    restarts,
+    repeats: again,
+    elapsedMs: Date.now() - t0,
+    findings,
+    observations,
+    ended,
+    endDetail,
+    ...(latency.baseline !== undefined ? { baselineMs: latency.baseline } : {}),
+    watching: probe.watching,
+  });
 
-  const firstLook = await probe.check(o.io);
-  if (!firstLook.alive) {
-    return { cases, elapsedMs: Date.now() - t0, findings, observations, ended: 'target-down', endDetail: `the target did not answer before fuzzing: ${firstLook.detail}`, watching: probe.watching };
-  }
+  const firstLook = await check(o.io);
+  if (!firstLook.alive) return result('target-down', `the target did not answer before fuzzing: ${firstLook.detail}`);
   await probe.start(o.io);
 
-  /** Polls until the device answers again; sets the sentinel up anew. */
-  const recover = async (): Promise<void> => {
+  /** Polls until the device answers, at most rebootWaitMs; the last probe's detail when it did not. */
+  const poll = async (): Promise<string | undefined> => {
     const until = Date.now() + o.rebootWaitMs;
     for (;;) {
-      if (o.io.signal?.aborted) return;
-      const p = await probe.check(o.io);
-      if (p.alive) {
-        await probe.start(o.io);
-        return;
-      }
-      if (Date.now() > until) throw new TargetDown(`the target did not come back within ${o.rebootWaitMs} ms (${p.detail})`);
+      if (o.io.signal?.aborted) return undefined;
+      const p = await check(o.io);
+      if (p.alive) return undefined;
+      if (Date.now() > until) return p.detail;
       await new Promise((r) => setTimeout(r, 50));
     }
   };
+  /** Waits for the device to answer again (restarting it through target control if it must); sets the sentinel up anew. */
+  const recover = async (): Promise<void> => {
+    let down = await poll();
+    if (down !== undefined && o.control && !o.io.signal?.aborted) {
+      note(`the target did not come back within ${o.rebootWaitMs} ms (${down}): restarting it`);
+      let how: string;
+      try {
+        how = await o.control.restart(o.io.signal ?? new AbortController().signal);
+      } catch (e) {
+        throw new TargetDown(`the target did not come back within ${o.rebootWaitMs} ms (${down}), and restarting it failed: ${(e as Error).message}`);
+      }
+      restarts++;
+      note(how);
+      down = await poll();
+      if (down !== undefined) throw new TargetDown(`the target did not come back within ${o.rebootWaitMs} ms after a restart (${how}; ${down})`);
+    } else if (down !== undefined) {
+      throw new TargetDown(`the target did not come back within ${o.rebootWaitMs} ms (${down})${o.control ? '' : '; no restart is declared (target file control.restart)'}`);
+    }
+    if (!o.io.signal?.aborted) await probe.start(o.io);
+  };
 
-  /** One case: send, judge the replies, probe. */
-  const trial = async (c: FuzzCase): Promise<{ verdict?: OracleVerdict; transcript: TranscriptEntry[] }> => {
+  /** One batch: send its cases, each on its own connection, judge the replies, probe once. */
+  const trial = async (batchCases: readonly FuzzCase[]): Promise<{ verdict?: OracleVerdict; transcript: TranscriptEntry[] }> => {
     const rec = new TranscriptRecorder();
     const io: Io = { ...o.io, transcript: rec };
-    const trace = await sendCase(o.iface, c, io, send);
-    cases++;
-    if (trace.unreachable) {
-      // Down before the case began: the case did not do it. Wait for the device.
-      await recover();
-      return { transcript: rec.take() };
+    let invalid: string | undefined;
+    for (const [i, c] of batchCases.entries()) {
+      if (o.io.signal?.aborted) return { transcript: rec.take() };
+      if (batchCases.length > 1) rec.note(`case ${i + 1} of ${batchCases.length}: ${c.label}`);
+      const trace = await sendCase(o.iface, c, io, send);
+      cases++;
+      if (trace.unreachable) {
+        // Down before this case began: an earlier case of the batch did it, or none did (i = 0).
+        if (i > 0) break;
+        await recover();
+        return { transcript: rec.take() };
+      }
+      invalid ??= invalidReply(o.iface, trace);
     }
-    const invalid = invalidReply(o.iface, trace);
     // A device dies a moment after the input that kills it: give it that moment before the probe.
     await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const p = await probe.check(io);
+    const p = await check(io);
     // An interrupted probe says nothing about the device.
     if (o.io.signal?.aborted) return { transcript: rec.take() };
     rec.note(`probe: ${p.detail} (${p.ms.toFixed(1)} ms)`);
@@ -141,8 +212,32 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         note(`latency: ${creep.detail}`);
       }
     }
-    o.onCase?.(cases, verdict ? `${verdict.oracle}: ${c.label}` : c.label);
+    o.onCase?.(cases, verdict ? `${verdict.oracle}: ${batchLabel(batchCases)}` : batchLabel(batchCases));
     return { verdict, transcript: rec.take() };
+  };
+  /** recover(), but a device that stays down is remembered instead of thrown. */
+  let down: TargetDown | undefined;
+  const recoverOrRemember = async (): Promise<void> => {
+    try {
+      await recover();
+    } catch (e) {
+      if (!(e instanceof TargetDown)) throw e;
+      down = e;
+    }
+  };
+  const batches = fc.array(o.cases, { minLength: 1, maxLength: batch });
+  /** Whether a batch fires `oracle` again (recovering after any oracle); false once the target is down. */
+  const sameOracle = async (b: readonly FuzzCase[], oracle: OracleKind): Promise<boolean> => {
+    if (down || o.io.signal?.aborted) return false;
+    try {
+      const t = await trial(b);
+      if (t.verdict) await recoverOrRemember();
+      return t.verdict?.oracle === oracle;
+    } catch (e) {
+      if (!(e instanceof TargetDown)) throw e;
+      down = e;
+      return false;
+    }
   };
 
   let ended: CampaignEnd = 'budget';
@@ -167,27 +262,36 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     }
     const seed = segment === 0 ? o.seed : deriveSeed(o.seed, `segment ${segment}`);
     let first: OracleVerdict | undefined;
-    let originalSteps = 0;
+    let original = { cases: 0, steps: 0 };
     let failing: { verdict: OracleVerdict; transcript: TranscriptEntry[] } | undefined;
-    let down: TargetDown | undefined;
-    const property = fc.asyncProperty(o.cases, async (c) => {
-      // Past the deadline nothing more is sent, except to finish shrinking a failure (a grace period).
-      const over = Date.now() > (first ? deadline + SHRINK_GRACE_MS : deadline);
+    const property = fc.asyncProperty(batches, async (b) => {
+      // Past the deadline or the case budget nothing more is sent, except to finish shrinking a failure (a grace period).
+      const over = first ? Date.now() > deadline + SHRINK_GRACE_MS : Date.now() > deadline || cases >= o.numRuns;
       if (o.io.signal?.aborted || down || over) return true;
       try {
-        const t = await trial(c);
+        const t = await trial(b);
         if (!t.verdict) return true;
         if (first && t.verdict.oracle !== first.oracle) {
-          note(`while shrinking a ${first.oracle}: a ${t.verdict.oracle} (${t.verdict.detail}) on ${c.label}`);
-          await recover();
+          note(`while shrinking a ${first.oracle}: a ${t.verdict.oracle} (${t.verdict.detail}) on ${batchLabel(b)}`);
+          await recoverOrRemember();
           return true;
         }
         if (!first) {
+          // A case breaking the same rule as a finding's single case, with the same oracle: the same bug met
+          // again. Counted, not shrunk again (every shrink attempt would crash the device once more).
+          const known = findings.find((f) => f.oracle === t.verdict!.oracle && f.cases.length === 1 && b.some((c) => c.label === f.cases[0]!.label));
+          if (known) {
+            again++;
+            note(`${t.verdict.oracle} again on "${known.cases[0]!.label}" (finding ${findings.indexOf(known) + 1}): not shrunk again`);
+            await recoverOrRemember();
+            return true;
+          }
           first = t.verdict;
-          originalSteps = c.steps.length;
+          original = { cases: b.length, steps: b.reduce((n, c) => n + c.steps.length, 0) };
         }
         failing = { verdict: t.verdict, transcript: t.transcript };
-        await recover();
+        // A device that does not come back still leaves this batch as the finding (unshrunk).
+        await recoverOrRemember();
         return false;
       } catch (e) {
         if (e instanceof TargetDown) {
@@ -211,37 +315,55 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       note(endDetail);
     }
     if (r.failed && r.counterexample && first) {
-      const shrunk = r.counterexample[0] as FuzzCase;
-      const key = `${first.oracle}|${shrunk.label}`;
-      const seen = findings.some((f) => `${f.oracle}|${f.case.label}` === key);
+      const oracle = first.oracle;
+      let shrunk = r.counterexample[0] as FuzzCase[];
+      // fast-check drops cases from a batch's front only: ddmin finds the case (or cases) that do it wherever they sit.
+      if (shrunk.length > 1 && !down && !o.io.signal?.aborted) {
+        const dd = await ddmin(shrunk, (b) => sameOracle(b, oracle), { maxTests: 4 * shrunk.length, deadlineMs: Date.now() + SHRINK_GRACE_MS });
+        if (dd.items.length < shrunk.length) note(`bisected the batch: ${dd.items.length} of ${shrunk.length} cases do it (${dd.tests} tries${dd.complete ? '' : ', stopped on its bound'})`);
+        shrunk = dd.items;
+      }
+      // A mutated corpus seed: fast-check shrank the mutations; delta debugging cuts the seed's steps and bytes.
+      if (shrunk.length === 1 && MUTATED.test(shrunk[0]!.label) && !down && !o.io.signal?.aborted) {
+        const m = await minimizeCase(shrunk[0]!, (c) => sameOracle([c], oracle), { maxTests: MINIMIZE_TESTS, deadlineMs: Date.now() + SHRINK_GRACE_MS });
+        if (m.case !== shrunk[0]) note(`delta debugging (${m.tests} tries): ${m.case.label}`);
+        shrunk = [m.case];
+      }
+      const label = batchLabel(shrunk);
+      const key = `${first.oracle}|${label}`;
+      const seen = findings.some((f) => `${f.oracle}|${batchLabel(f.cases)}` === key);
       if (seen) {
-        note(`${first.oracle} on "${shrunk.label}" again (already a finding): not reported twice`);
+        note(`${first.oracle} on "${label}" again (already a finding): not reported twice`);
         if (down) break;
         continue;
       }
       // Confirm on the recovered device: the same oracle again.
       let confirmed = false;
-      let confirmDetail = 'not confirmed: interrupted';
+      let confirmDetail = down ? `not confirmed: ${(down as TargetDown).message}` : 'not confirmed: interrupted';
       let transcript = failing?.transcript ?? [];
       if (!down && !o.io.signal?.aborted) {
-        try {
-          const again = await trial(shrunk);
+        const again = await trial(shrunk).catch((e: unknown) => {
+          if (!(e instanceof TargetDown)) throw e;
+          down = e;
+          return undefined;
+        });
+        if (again) {
           transcript = again.transcript;
           confirmed = again.verdict?.oracle === first.oracle;
           confirmDetail = again.verdict ? `${again.verdict.oracle}: ${again.verdict.detail}` : 'the device survived the replay';
-          if (again.verdict) await recover();
-        } catch (e) {
-          if (!(e instanceof TargetDown)) throw e;
-          down = e;
+          if (again.verdict) await recoverOrRemember();
+        }
+        if (down) {
           ended = 'target-down';
-          endDetail = e.message;
+          endDetail = (down as TargetDown).message;
+          note(endDetail);
         }
       }
       findings.push({
         oracle: first.oracle,
         detail: failing?.verdict.detail ?? first.detail,
-        case: shrunk,
-        originalSteps,
+        cases: shrunk,
+        original,
         seed: r.seed,
         path: `${segment}:${r.counterexamplePath ?? ''}`,
         numRuns: r.numRuns,
@@ -250,7 +372,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         confirmDetail,
         transcript,
       });
-      note(`finding ${findings.length}: ${first.oracle} on "${shrunk.label}" (${shrunk.steps.length} step(s), ${r.numShrinks} shrinks, ${confirmed ? 'confirmed' : 'NOT confirmed'})`);
+      note(`finding ${findings.length}: ${first.oracle} on "${label}" (${shrunk.length} case(s), ${shrunk.reduce((n, c) => n + c.steps.length, 0)} step(s), ${r.numShrinks} shrinks, ${confirmed ? 'confirmed' : 'NOT confirmed'})`);
       if (replay) {
         ended = 'replayed';
         break;
@@ -265,5 +387,5 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     if (down) break;
     // A chunk that ran to its end without a failure: the next one, if budget is left.
   }
-  return { cases, elapsedMs: Date.now() - t0, findings, observations, ended, endDetail, baselineMs: latency.baseline, watching: probe.watching };
+  return result(ended, endDetail);
 }

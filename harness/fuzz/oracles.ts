@@ -22,7 +22,7 @@ import { httpLogin } from '../protocols/http/login.js';
 import { probe as liveness, type Liveness } from '../monitor/liveness.js';
 import type { CaseTrace } from './send.js';
 
-export const DEFAULT_THRESHOLDS: FuzzThresholds = { hangMs: 2000, latencyFactor: 10, latencyWindow: 20 };
+export const DEFAULT_THRESHOLDS: FuzzThresholds = { hangMs: 2000, latencyFactor: 10, latencyWindow: 20, latencyFloorMs: 250 };
 
 /** The invalid-response oracle: why the device's replies to a case do not parse, or undefined. */
 export function invalidReply(iface: Interface, trace: CaseTrace): string | undefined {
@@ -228,9 +228,9 @@ export class LatencyWatch {
     if (this.window.length < this.t.latencyWindow) return undefined;
     const b = median(this.base);
     const w = median(this.window);
-    // An absolute floor keeps loopback jitter (a few ms) from ever counting as creep.
-    if (w > b * this.t.latencyFactor && w - b > 50) {
-      return { oracle: 'latency', detail: `probe median ${w.toFixed(1)} ms over the last ${this.t.latencyWindow} cases, baseline ${b.toFixed(1)} ms (threshold x${this.t.latencyFactor})` };
+    // An absolute floor keeps jitter (a loaded test host stretches a 2 ms probe to 50) from counting as creep.
+    if (w > b * this.t.latencyFactor && w - b > this.t.latencyFloorMs) {
+      return { oracle: 'latency', detail: `probe median ${w.toFixed(1)} ms over the last ${this.t.latencyWindow} cases, baseline ${b.toFixed(1)} ms (threshold x${this.t.latencyFactor} and +${this.t.latencyFloorMs} ms)` };
     }
     return undefined;
   }

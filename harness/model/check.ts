@@ -67,7 +67,11 @@ export interface CheckOutcome {
   readonly evidence?: Evidence;
   /** Property checks: how many cases ran. */
   readonly cases?: number;
+  /** Figures a lab reads at a glance (fuzz: cases/s, probes, restarts, how the campaign ended). */
+  readonly stats?: Stats;
 }
+
+export type Stats = Readonly<Record<string, number | string>>;
 
 /** Records what crosses the wire during one check instance. */
 export interface TranscriptSink {
@@ -90,8 +94,29 @@ export interface ReplayHint {
   readonly path?: string;
 }
 
+/**
+ * The lab's hand on the device's power: restarts it after a crash or hang
+ * (the target file's restart command, or the built-in device's own process).
+ */
+export interface TargetControl {
+  /** How long the device may take to come back on its own before restart() is called, ms. */
+  readonly rebootWaitMs?: number;
+  /** Restarts the device; resolves to one line saying what was done, rejects with a GauntletError saying what failed. */
+  restart(signal: AbortSignal): Promise<string>;
+}
+
+/** Bound on property-based runs and fuzz campaigns. */
+export interface Budget {
+  readonly numRuns: number;
+  readonly timeMs: number;
+  /** Fuzz: cases sent between two liveness probes (default 1). */
+  readonly batch?: number;
+}
+
 export interface CheckContext {
   readonly target: Target;
+  /** Present when the target can be restarted (robustness checks recover with it). */
+  readonly control?: TargetControl;
   readonly iface: Interface;
   readonly instance: CheckInstance;
   readonly scope: ScopeGuard;
@@ -100,7 +125,7 @@ export interface CheckContext {
   /** Per-operation network timeout (connect, reply), ms. */
   readonly ioTimeoutMs: number;
   /** Bound on property-based runs: cases and wall time. */
-  readonly budget: { readonly numRuns: number; readonly timeMs: number };
+  readonly budget: Budget;
   readonly replay: ReplayHint;
   /** Resolves after ms, or rejects when the run is aborted. */
   sleep(ms: number): Promise<void>;

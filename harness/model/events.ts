@@ -1,7 +1,7 @@
 // Run events: the runner emits them, every reporter consumes them, and the
 // event log stores them one per line so `merge` can replay shards later.
 
-import type { CheckInstance } from './check.js';
+import type { CheckInstance, Stats } from './check.js';
 import type { Evidence, Finding } from './evidence.js';
 import type { Verdict, VerdictCounts } from './verdict.js';
 
@@ -44,6 +44,7 @@ export interface CheckResult {
   readonly cases: number;
   readonly findings: readonly Finding[];
   readonly evidence?: Evidence;
+  readonly stats?: Stats;
   /** For verdict 'error': the harness error code. */
   readonly errorCode?: string;
 }

@@ -39,4 +39,6 @@ export interface FuzzThresholds {
   readonly latencyFactor: number;
   /** Probes in the latency window. */
   readonly latencyWindow: number;
+  /** And the median must exceed the baseline by this much, ms: scheduling noise on a busy host is not creep. */
+  readonly latencyFloorMs: number;
 }

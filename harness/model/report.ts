@@ -2,6 +2,7 @@
 // report) read this shape; add fields, never rename or remove them.
 
 import type { RunMeta } from './events.js';
+import type { Stats } from './check.js';
 import type { Evidence, Severity } from './evidence.js';
 import type { Verdict, VerdictCounts } from './verdict.js';
 
@@ -27,6 +28,8 @@ export interface ReportCheck {
   readonly errorCode?: string;
   readonly findings: readonly ReportFinding[];
   readonly evidence?: Evidence;
+  /** Figures of the check (fuzz campaigns: cases, cases/s, probes, restarts, end). */
+  readonly stats?: Stats;
 }
 
 export interface Report {

@@ -306,11 +306,23 @@ export interface Scope {
   readonly allowNonLoopback: boolean;
 }
 
+/**
+ * How the lab brings the device back after a crash or a hang (target file
+ * `control`): wait for it to reboot on its own, then run the restart command.
+ */
+export interface ControlDeclaration {
+  /** How long the device may take to answer again on its own after a crash or hang, ms. */
+  readonly rebootWaitMs?: number;
+  /** Run when it has not come back within rebootWaitMs: argv (no shell), bounded by timeoutMs. */
+  readonly restart?: { readonly command: readonly string[]; readonly timeoutMs: number };
+}
+
 export interface Target {
   readonly name: string;
   /** Where the target came from: a file path, or `builtin:reference-device`. */
   readonly source: string;
   readonly scope: Scope;
+  readonly control?: ControlDeclaration;
   readonly interfaces: readonly Interface[];
   readonly principals: readonly Principal[];
   readonly declaration: Declaration;

@@ -44,7 +44,17 @@ interface Running {
   readonly id: string;
   cases: number;
   readonly startedAt: number;
+  /** Fuzz: cases an oracle fired on (shrink attempts included), and the last one. */
+  oracles: number;
+  lastOracle?: string;
+  /** When the last plain (not a TTY) progress line was printed. */
+  lastPlain: number;
 }
+
+/** Without a TTY (CI logs), a long check prints a progress line this often, ms. */
+export const PLAIN_PROGRESS_MS = 30_000;
+/** A case summary that starts with an oracle's name: a fuzz case the oracle fired on. */
+const ORACLE_CASE = /^(crash|hang|reboot|invalid-response|latency): /;
 
 export class ConsoleReporter implements Reporter {
   readonly name = 'console';
@@ -87,14 +97,24 @@ export class ConsoleReporter implements Reporter {
   onCheckBegin(instanceId: string, index: number, total: number): void {
     this.apply({ type: 'check-begin', instanceId, index, total });
     this.total = Math.max(this.total, total);
-    this.current = { id: instanceId, cases: 0, startedAt: this.now() };
+    this.current = { id: instanceId, cases: 0, startedAt: this.now(), oracles: 0, lastPlain: this.now() };
     this.drawProgress();
   }
 
   onCase(instanceId: string, n: number, summary: string): void {
     this.apply({ type: 'case', instanceId, n, summary });
     if (this.current?.id !== instanceId) return;
-    this.current.cases = Math.max(this.current.cases, n);
+    const c = this.current;
+    c.cases = Math.max(c.cases, n);
+    const oracle = ORACLE_CASE.exec(summary)?.[1];
+    if (oracle) {
+      c.oracles++;
+      c.lastOracle = oracle;
+    }
+    if (!this.tty && this.now() - c.lastPlain >= PLAIN_PROGRESS_MS) {
+      c.lastPlain = this.now();
+      this.print(`  ${c.id}: ${this.progressFigures(c)}`);
+    }
     if (this.now() - this.lastDraw >= CASE_REDRAW_MS) this.drawProgress();
   }
 
@@ -213,10 +233,19 @@ export class ConsoleReporter implements Reporter {
     if (!this.tty || !this.current) return;
     const c = this.current;
     const elapsed = this.now() - c.startedAt;
-    const line = `[${this.done + 1}/${this.total}] ${c.id}  ${c.cases} ${c.cases === 1 ? 'case' : 'cases'}  ${formatClock(elapsed)}`;
+    const line = `[${this.done + 1}/${this.total}] ${c.id}  ${this.progressFigures(c)}  ${formatClock(elapsed)}`;
     this.out.write(`${CLEAR_LINE}${truncate(line, this.columns())}`);
     this.progressShown = true;
     this.lastDraw = this.now();
+  }
+
+  /** `1234 cases, 41.2/s, oracle fired 3 times (last: crash)`; the rate once a second has passed. */
+  private progressFigures(c: Running): string {
+    const elapsed = this.now() - c.startedAt;
+    let text = `${c.cases} ${c.cases === 1 ? 'case' : 'cases'}`;
+    if (elapsed >= 1000 && c.cases > 0) text += `, ${(c.cases / (elapsed / 1000)).toFixed(1)}/s`;
+    if (c.oracles > 0) text += `, oracle fired ${c.oracles} ${c.oracles === 1 ? 'time' : 'times'} (last: ${c.lastOracle})`;
+    return text;
   }
 
   private clearProgress(): void {

@@ -152,6 +152,7 @@ function fromResult(r: CheckResult): ReportCheck {
     ...(r.errorCode !== undefined ? { errorCode: r.errorCode } : {}),
     findings,
     ...(r.evidence !== undefined ? { evidence: r.evidence } : {}),
+    ...(r.stats !== undefined ? { stats: r.stats } : {}),
   };
 }
 

@@ -129,6 +129,12 @@ describe('loadTargetFile: a valid file', () => {
     expect(t.declaration.lockout).toEqual({ attempts: 3, windowMs: 1500, durationMs: 120_000 });
   });
 
+  it('reads control: the reboot wait and the restart command (argv, default timeout 30 s); none declared, none in the model', () => {
+    const t = loadTargetFile(write(variant({ 30: '      provisionAs: admin\ncontrol:\n  rebootWait: 20s\n  restart: { command: [systemctl, restart, mosquitto] }' })), ENV);
+    expect(t.control).toEqual({ rebootWaitMs: 20_000, restart: { command: ['systemctl', 'restart', 'mosquitto'], timeoutMs: 30_000 } });
+    expect(loadTargetFile(write(variant()), ENV).control).toBeUndefined();
+  });
+
   it('accepts a host on the network when the file allows it (nothing is contacted at load time)', () => {
     const t = loadTargetFile(
       write(variant({ 4: '  hosts: [192.0.2.10]\n  allowNonLoopback: true', 10: '    url: mqtt://192.0.2.10:1883', 13: '    url: coap://192.0.2.10', 16: '    url: http://192.0.2.10' })),
@@ -231,6 +237,13 @@ describe('loadTargetFile: errors', () => {
   it('bad duration and bad MAC are CONFIG_INVALID with their own message', () => {
     expect(expectError(variant({ 22: '  lockout: { attempts: 5, window: soon }' }), 'CONFIG_INVALID', 22, 'declaration.lockout.window')).toContain('expected a duration');
     expect(expectError(variant({ 6: '  mac: 02-00-5e' }), 'CONFIG_INVALID', 6, 'identity.mac')).toContain('expected a MAC');
+  });
+
+  it('control: an empty restart command and a bad reboot wait are CONFIG_INVALID naming the field', () => {
+    const lines = (c: string) => variant({ 30: `      provisionAs: admin\ncontrol:\n${c}` });
+    expect(expectError(lines('  restart: { command: [] }'), 'CONFIG_INVALID', 32, 'control.restart.command')).toContain('expected the command and its arguments');
+    expect(expectError(lines('  rebootWait: whenever'), 'CONFIG_INVALID', 32, 'control.rebootWait')).toContain('expected a duration');
+    expectError(lines('  restart: { command: [reboot], shell: true }'), 'CONFIG_INVALID', 32, 'control.restart.shell');
   });
 
   it('a missing required field is reported at its parent’s line', () => {

@@ -51,10 +51,28 @@ describe('gauntlet CLI', () => {
     expect(r.out).toMatch(/PASS robustness\.fuzz@coap .*no crash, hang, reboot, invalid reply or latency creep: 80 cases in/);
     const report = JSON.parse(readFileSync(join(dir, 'fuzz1', 'report.json'), 'utf8'));
     expect(report.run.profile).toBe('fuzz-coap');
+    expect(report.checks[0].stats).toMatchObject({ cases: 80, batch: 1, findings: 0, ended: 'cases' });
+    expect(existsSync(join(dir, 'corpora', 'findings'))).toBe(false);
   });
 
+  it('fuzz: a crash found in batches is kept in the corpus, and `gauntlet replay` of that file reproduces it byte for byte', () => {
+    // The built-in device runs as a child process here: the crash is a real exit and the campaign restarts it.
+    const r = gauntlet(['fuzz', '--protocol', 'coap', '--flaws', 'coap-crash-option', '--budget', '400', '--batch', '4', '--seed', '9', '--out', 'fuzz2']);
+    expect(r.code, r.out + r.err).toBe(1);
+    expect(r.out).toMatch(/restart\(s\) through target control/);
+    expect(r.out).toMatch(/FAIL robustness\.fuzz@coap .*stopped answering \(crash\)/);
+    expect(r.out).toMatch(/fuzz corpus: \d+ finding input\(s\) kept \(corpora\/findings\//);
+    const report = JSON.parse(readFileSync(join(dir, 'fuzz2', 'report.json'), 'utf8'));
+    expect(report.checks[0].stats.batch).toBe(4);
+    const [targetDir] = readdirSync(join(dir, 'corpora', 'findings'));
+    const [file] = readdirSync(join(dir, 'corpora', 'findings', targetDir!));
+    const again = gauntlet(['replay', join('corpora', 'findings', targetDir!, file!)]);
+    expect(again.code, again.out + again.err).toBe(1);
+    expect(again.out).toMatch(/reproduced/);
+  }, 150_000);
+
   it('usage errors exit 2 with a message, never a stack trace', () => {
-    for (const args of [['run', '--bogus'], ['run', '--seed', 'abc'], ['run', '--flaws', 'nonsense'], ['frobnicate'], ['run', '--gate', 'maybe'], ['fuzz'], ['fuzz', '--protocol', 'dtls'], ['fuzz', '--protocol', 'mqtt', '--budget', 'soon'], ['fuzz', '--protocol', 'mqtt', '--budget', '0']]) {
+    for (const args of [['run', '--bogus'], ['run', '--seed', 'abc'], ['run', '--flaws', 'nonsense'], ['frobnicate'], ['run', '--gate', 'maybe'], ['fuzz'], ['fuzz', '--protocol', 'dtls'], ['fuzz', '--protocol', 'mqtt', '--budget', 'soon'], ['fuzz', '--protocol', 'mqtt', '--budget', '0'], ['fuzz', '--protocol', 'coap', '--batch', '0'], ['fuzz', '--protocol', 'coap', '--batch', 'many']]) {
       const r = gauntlet(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err, args.join(' ')).not.toMatch(/\n\s+at /);

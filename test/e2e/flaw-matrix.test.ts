@@ -79,7 +79,7 @@ const CHECK_INSTANCES = 47;
 // watchdog keeps the fuzz campaigns' crash recoveries short, and a wedge
 // outlasts the probe's hang threshold (the I/O bound). The I/O bound leaves
 // room for a loaded machine: every device here runs next to four others.
-const LOCKOUT = { attempts: 5, windowMs: 600, durationMs: 600 };
+const LOCKOUT = { attempts: 5, windowMs: 1000, durationMs: 600 };
 const WATCHDOG = { rebootMs: 300, hangMs: 4000 };
 const IO = { ioTimeoutMs: 3000 };
 // Half the default test budget of property cases (fuzz campaigns: 120 cases each):

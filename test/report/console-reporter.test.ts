@@ -95,15 +95,15 @@ describe('ConsoleReporter, not a TTY', () => {
 describe('ConsoleReporter, TTY', () => {
   it('rewrites one progress line in place and clears it before other output', async () => {
     const raw = await run(syntheticRun(), { tty: true, color: false, columns: 100 });
-    expect(raw).toContain(`${CLEAR}[2/5] auth.brute-force@broker  3 cases  0:01`);
+    expect(raw).toMatch(new RegExp(`${CLEAR.replace('[', '\\[')}\\[2/5\\] auth\\.brute-force@broker {2}3 cases, \\d+\\.\\d/s {2}0:0\\d`));
     expect(raw).toContain(`${CLEAR}[1/5] auth.default-credentials@broker  0 cases  0:00`);
     // Nothing but a clear-line ever follows a progress line.
-    for (const m of raw.matchAll(/\[\d\/5\] \S+ {2}\d+ cases? {2}\d+:\d\d/g)) {
+    for (const m of raw.matchAll(/\[\d\/5\] \S+ {2}\d+ cases?(, [^ ]+\/s)? {2}\d+:\d\d/g)) {
       const after = raw.slice(m.index! + m[0].length, m.index! + m[0].length + CLEAR.length);
       expect(after).toBe(CLEAR);
     }
     const shown = screen(raw);
-    expect(shown).not.toMatch(/ cases? {2}\d+:\d\d/); // no progress left on screen
+    expect(shown).not.toMatch(/ cases?(, [^ ]+\/s)? {2}\d+:\d\d/); // no progress left on screen
     expect(shown).toContain('[2/5] FAIL auth.brute-force@broker (1.2s) lockout not enforced');
     expect(shown).toContain('[4/5] ERROR access.acl@broker (20.0s)');
     expect(shown).not.toContain('[1/5] PASS'); // passes only show as progress on a TTY
@@ -121,6 +121,28 @@ describe('ConsoleReporter, TTY', () => {
       const progress = part.split('\n')[0]!;
       if (/cases?/.test(progress)) expect(progress.length).toBeLessThanOrEqual(29);
     }
+  });
+});
+
+describe('ConsoleReporter, progress of a long fuzz campaign', () => {
+  const events = (cases: number): RunEvent[] => {
+    const all = syntheticRun();
+    const begin = all.findIndex((e) => e.type === 'check-begin');
+    const id = (all[begin] as Extract<RunEvent, { type: 'check-begin' }>).instanceId;
+    const many: RunEvent[] = Array.from({ length: cases }, (_, i) => ({ type: 'case', instanceId: id, n: i + 1, summary: i % 50 === 7 ? `crash: hostile case ${i}` : `case ${i}` }));
+    return [...all.slice(0, begin + 1), ...many, ...all.slice(begin + 1)];
+  };
+
+  it('not a TTY: a progress line every 30 s with cases, rate and the oracles that fired', async () => {
+    // Events are 500 ms apart: 130 cases span 65 s, so two progress lines.
+    const lines = (await run(events(130), { tty: false, color: false })).split('\n').filter((l) => /^ {2}\S+: \d+ cases/.test(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^ {2}auth\.default-credentials@broker: 60 cases, 2\.0\/s, oracle fired 2 times \(last: crash\)$/);
+  });
+
+  it('TTY: the in-place line carries the rate and the oracles too', async () => {
+    const raw = await run(events(20), { tty: true, color: false, columns: 150 });
+    expect(raw).toMatch(/20 cases, 2\.0\/s, oracle fired 1 time \(last: crash\) {2}0:10/);
   });
 });
 

@@ -11,14 +11,16 @@
 // fuzz` gives it minutes or thousands of cases.
 
 import fc from 'fast-check';
-import type { Check, CheckContext, CheckOutcome, FindingDraft, FuzzCase, HttpInterface, Interface, MqttInterface, Principal, Target } from '../../model/index.js';
-import { runCampaign, type CampaignFinding } from '../../fuzz/campaign.js';
+import type { Check, CheckContext, CheckOutcome, FindingDraft, FuzzCase, FuzzProtocol, HttpInterface, Interface, MqttInterface, OracleKind, Principal, Target } from '../../model/index.js';
+import { batchLabel, runCampaign, type CampaignFinding } from '../../fuzz/campaign.js';
 import { DEFAULT_THRESHOLDS } from '../../fuzz/oracles.js';
 import { hexOf } from '../../protocols/common/io.js';
 import { coapCaseArb } from '../../protocols/coap/arbitraries.js';
 import { httpCaseArb } from '../../protocols/http/arbitraries.js';
 import { httpLogin } from '../../protocols/http/login.js';
 import { mqttCaseArb } from '../../protocols/mqtt/arbitraries.js';
+import { loadSeeds } from '../../fuzz/corpus.js';
+import { mutatedCaseArb } from '../../fuzz/mutate.js';
 import { ioOf } from '../io.js';
 import { requirementsOf } from '../requirements.js';
 
@@ -33,14 +35,16 @@ export const MAX_FINDINGS = 3;
 export const CASES_PER_RUN = 8;
 /** Hostile cases per conforming one. */
 const HOSTILE_WEIGHT = 3;
+/** Mutated corpus seeds (corpora/<protocol>/seeds) per conforming case. */
+const MUTATED_WEIGHT = 2;
 
 /** The first principal with a user name and password: its session is what the stateful cases run in. */
 export function fuzzPrincipal(target: Target): Principal | undefined {
   return target.principals.find((p) => p.user !== '' && p.pass !== '');
 }
 
-const mix = (valid: fc.Arbitrary<FuzzCase>, hostile: fc.Arbitrary<FuzzCase>) =>
-  fc.oneof({ weight: 1, arbitrary: valid }, { weight: HOSTILE_WEIGHT, arbitrary: hostile });
+const mix = (valid: fc.Arbitrary<FuzzCase>, hostile: fc.Arbitrary<FuzzCase>, mutated: fc.Arbitrary<FuzzCase>) =>
+  fc.oneof({ weight: 1, arbitrary: valid }, { weight: HOSTILE_WEIGHT, arbitrary: hostile }, { weight: MUTATED_WEIGHT, arbitrary: mutated });
 
 /** Paths the target declares for CoAP (resources, anonymous ones, discovery). */
 function coapPaths(target: Target): string[] {
@@ -84,12 +88,17 @@ export async function casesFor(ctx: CheckContext, iface: Interface, principal: P
       const auth = principal ? { username: principal.user, password: principal.pass } : undefined;
       const topics = mqttTopics(ctx.target, principal);
       const opts = { version: m.version, auth, topics };
-      return { cases: mix(mqttCaseArb({ ...opts, mode: 'valid' }), mqttCaseArb({ ...opts, mode: 'hostile' })), note: `MQTT ${m.version === 5 ? '5.0' : '3.1.1'} cases${principal ? ` in ${principal.name}'s session` : ', anonymous'}; topics ${topics.join(', ')}` };
+      const seeds = loadSeeds('mqtt');
+      return {
+        cases: mix(mqttCaseArb({ ...opts, mode: 'valid' }), mqttCaseArb({ ...opts, mode: 'hostile' }), mutatedCaseArb('mqtt', seeds, auth ? { auth } : {})),
+        note: `MQTT ${m.version === 5 ? '5.0' : '3.1.1'} cases${principal ? ` in ${principal.name}'s session` : ', anonymous'}; topics ${topics.join(', ')}; ${seeds.length} corpus seeds mutated`,
+      };
     }
     case 'coap':
     case 'coaps': {
       const paths = coapPaths(ctx.target);
-      return { cases: mix(coapCaseArb({ mode: 'valid', paths }), coapCaseArb({ mode: 'hostile', paths })), note: `CoAP cases on ${paths.join(', ')}` };
+      const seeds = loadSeeds('coap');
+      return { cases: mix(coapCaseArb({ mode: 'valid', paths }), coapCaseArb({ mode: 'hostile', paths }), mutatedCaseArb('coap', seeds)), note: `CoAP cases on ${paths.join(', ')}; ${seeds.length} corpus seeds mutated` };
     }
     case 'http':
     case 'https': {
@@ -103,23 +112,53 @@ export async function casesFor(ctx: CheckContext, iface: Interface, principal: P
       const paths = httpPaths(ctx.target, h, principal);
       const host = `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`;
       const opts = { host, paths, ...(headers ? { headers } : {}) };
-      return { cases: mix(httpCaseArb({ ...opts, mode: 'valid' }), httpCaseArb({ ...opts, mode: 'hostile' })), note: `HTTP/1.1 cases on ${paths.length} declared paths${headers ? ` in ${principal!.name}'s session` : ', no session'}` };
+      const seeds = loadSeeds('http');
+      const sessionHeader = headers ? Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n') : undefined;
+      return {
+        cases: mix(httpCaseArb({ ...opts, mode: 'valid' }), httpCaseArb({ ...opts, mode: 'hostile' }), mutatedCaseArb('http', seeds, { host, ...(sessionHeader ? { sessionHeader } : {}) })),
+        note: `HTTP/1.1 cases on ${paths.length} declared paths${headers ? ` in ${principal!.name}'s session` : ', no session'}; ${seeds.length} corpus seeds mutated`,
+      };
     }
   }
 }
 
+/** What the oracle saw, as a finding's verb. */
+const WHAT: Readonly<Record<OracleKind, string>> = {
+  crash: 'stopped answering (crash)',
+  hang: 'hung',
+  reboot: 'lost its state (reboot)',
+  'invalid-response': 'sent a reply that does not parse',
+  latency: 'slowed down',
+};
+
+const fuzzProtocolOf = (iface: Interface): FuzzProtocol => (iface.protocol.startsWith('mqtt') ? 'mqtt' : iface.protocol.startsWith('coap') ? 'coap' : 'http');
+
 function findingOf(f: CampaignFinding, iface: Interface): FindingDraft {
-  const steps = f.case.steps.map((s, i) => `  ${i + 1}. ${s.label} [${s.bytes.length} B] ${hexOf(s.bytes, 48).hex}${s.bytes.length > 48 ? '…' : ''}`).join('\n');
-  const what = f.oracle === 'crash' ? 'stopped answering (crash)' : f.oracle === 'hang' ? 'hung' : f.oracle === 'reboot' ? 'lost its state (reboot)' : f.oracle === 'invalid-response' ? 'sent a reply that does not parse' : 'slowed down';
+  const steps = f.cases
+    .map((c, k) => {
+      const lines = c.steps.map((s, i) => `  ${i + 1}. ${s.label} [${s.bytes.length} B] ${hexOf(s.bytes, 48).hex}${s.bytes.length > 48 ? '…' : ''}`).join('\n');
+      return f.cases.length > 1 ? `connection ${k + 1}: ${c.label}\n${lines}` : lines;
+    })
+    .join('\n');
+  const nSteps = f.cases.reduce((n, c) => n + c.steps.length, 0);
+  const shape = f.cases.length > 1 ? `${f.cases.length} connections, ${nSteps} step(s)` : `${nSteps} step(s)`;
+  const from = f.original.cases > 1 ? `a batch of ${f.original.cases} cases, ${f.original.steps} step(s)` : `${f.original.steps}`;
+  const status = f.confirmed ? 'confirmed' : f.confirmDetail.startsWith('not confirmed: the target did not come back') ? 'the target did not come back, so not confirmed' : 'not confirmed on replay';
   return {
-    summary: `${iface.protocol.toUpperCase()} ${what} after "${f.case.label}" (${f.case.steps.length} step(s), shrunk from ${f.originalSteps}${f.confirmed ? ', confirmed' : ', not confirmed on replay'})`,
+    summary: `${iface.protocol.toUpperCase()} ${WHAT[f.oracle]} after "${batchLabel(f.cases)}" (${shape}, shrunk from ${from}, ${status})`,
     severity: f.oracle === 'invalid-response' ? 'medium' : 'high',
     evidence: {
-      observed: `${f.detail}\nreplay on the recovered device: ${f.confirmDetail}\nshrunk case (${f.shrinks} shrinks):\n${steps}`,
+      observed: `${f.detail}\nreplay on the recovered device: ${f.confirmDetail}\nshrunk ${f.cases.length > 1 ? `batch of ${f.cases.length} cases` : 'case'} (${f.shrinks} shrinks):\n${steps}`,
       declared: 'the device survives every input, answers in its protocol, keeps its state (STANDARDS.md C15)',
-      source: 'robustness.fuzz: black-box oracles (probe after every case)',
+      source: 'robustness.fuzz: black-box oracles (probe after every batch)',
       transcript: f.transcript,
-      counterexample: { seed: f.seed, path: f.path, value: f.case.steps.map((s) => s.label).join(' | '), numRuns: f.numRuns, shrinks: f.shrinks },
+      counterexample: { seed: f.seed, path: f.path, value: f.cases.map((c) => c.steps.map((s) => s.label).join(' | ')).join(' || '), numRuns: f.numRuns, shrinks: f.shrinks },
+      fuzz: {
+        protocol: fuzzProtocolOf(iface),
+        oracle: f.oracle,
+        connections: f.cases.map((c) => ({ label: c.label, steps: c.steps.map((s) => ({ label: s.label, hex: Buffer.from(s.bytes).toString('hex') })) })),
+        confirmed: f.confirmed,
+      },
     },
   };
 }
@@ -151,18 +190,34 @@ async function fuzzInterface(ctx: CheckContext): Promise<CheckOutcome> {
     principal,
     sentinelTopic: sentinelTopicOf(ctx.target, principal),
     cases,
+    ...(ctx.budget.batch !== undefined ? { batch: ctx.budget.batch } : {}),
+    ...(ctx.control ? { control: ctx.control } : {}),
     seed: ctx.instance.seed,
     numRuns: ctx.budget.numRuns * CASES_PER_RUN,
     timeMs: ctx.budget.timeMs,
     path: ctx.replay.path,
     thresholds: { ...DEFAULT_THRESHOLDS, hangMs: Math.max(ctx.ioTimeoutMs, 500) },
-    rebootWaitMs: Math.max(REBOOT_WAIT_MS, 4 * ctx.ioTimeoutMs),
+    rebootWaitMs: ctx.control?.rebootWaitMs ?? ctx.target.control?.rebootWaitMs ?? Math.max(REBOOT_WAIT_MS, 4 * ctx.ioTimeoutMs),
     maxFindings: MAX_FINDINGS,
     io: ioOf(ctx),
     onCase: (_n, summary) => ctx.caseDone(summary),
   });
-  const rate = r.elapsedMs > 0 ? (r.cases / (r.elapsedMs / 1000)).toFixed(1) : '0';
-  const stats = `${r.cases} cases in ${(r.elapsedMs / 1000).toFixed(1)} s (${rate}/s); probe baseline ${r.baselineMs !== undefined ? `${r.baselineMs.toFixed(1)} ms` : 'not measured (under 20 probes)'}; watching ${r.watching}; seed ${ctx.instance.seed}`;
+  const rate = r.elapsedMs > 0 ? r.cases / (r.elapsedMs / 1000) : 0;
+  const restarted = `${r.repeats > 0 ? `; the same rule's oracle fired ${r.repeats} more time(s)` : ''}${r.restarts > 0 ? `; ${r.restarts} restart(s) through target control` : ''}`;
+  const stats = `${r.cases} cases in ${(r.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(1)}/s); probe baseline ${r.baselineMs !== undefined ? `${r.baselineMs.toFixed(1)} ms` : 'not measured (under 20 probes)'}; watching ${r.watching}${restarted}; seed ${ctx.instance.seed}`;
+  const figures = {
+    cases: r.cases,
+    casesPerSecond: Math.round(rate * 10) / 10,
+    elapsedMs: r.elapsedMs,
+    probes: r.probes,
+    batch: ctx.budget.batch ?? 1,
+    restarts: r.restarts,
+    findings: r.findings.length,
+    repeats: r.repeats,
+    ended: r.ended,
+    ...(r.baselineMs !== undefined ? { probeBaselineMs: Math.round(r.baselineMs * 10) / 10 } : {}),
+    seed: ctx.instance.seed,
+  };
   const findings: FindingDraft[] = r.findings.map((f) => findingOf(f, iface));
   for (const o of r.observations) {
     findings.push({
@@ -172,8 +227,9 @@ async function fuzzInterface(ctx: CheckContext): Promise<CheckOutcome> {
     });
   }
   const evidence = { observed: stats, declared: 'no crash, hang, reboot, invalid reply or latency creep', source: 'robustness.fuzz', transcript: ctx.transcript.take() };
-  if (findings.length) return { verdict: 'fail', reason: `${findings.map((f) => f.summary).join('; ')}; ${stats}`, findings, evidence, cases: r.cases };
-  if (r.ended === 'target-down') return { verdict: 'inconclusive', reason: `${r.endDetail}; ${stats}`, findings: [], evidence, cases: r.cases };
-  if (r.ended === 'interrupted') return { verdict: 'inconclusive', reason: `interrupted; ${stats}`, findings: [], evidence, cases: r.cases };
-  return { verdict: 'pass', reason: `no crash, hang, reboot, invalid reply or latency creep: ${stats}`, findings: [], evidence, cases: r.cases };
+  const common = { evidence, cases: r.cases, stats: figures };
+  if (findings.length) return { verdict: 'fail', reason: `${findings.map((f) => f.summary).join('; ')}; ${stats}${r.ended === 'target-down' ? `; then ${r.endDetail}` : ''}`, findings, ...common };
+  if (r.ended === 'target-down') return { verdict: 'inconclusive', reason: `${r.endDetail}; ${stats}`, findings: [], ...common };
+  if (r.ended === 'interrupted') return { verdict: 'inconclusive', reason: `interrupted; ${stats}`, findings: [], ...common };
+  return { verdict: 'pass', reason: `no crash, hang, reboot, invalid reply or latency creep: ${stats}`, findings: [], ...common };
 }

@@ -10,6 +10,7 @@ import { newRunSeed } from '../../core/seed.js';
 import { FLAWS, parseFlaws } from '../../../targets/reference-device/index.js';
 import { durationOption, seedOption, useColor } from '../options.js';
 import { runSession } from '../session.js';
+import { DEFAULT_CORPUS_DIR } from '../../fuzz/store.js';
 
 /** Every campaign is bounded: a case budget still stops after this long, a time budget after this many cases. */
 export const MAX_CAMPAIGN_MS = 24 * 3600_000;
@@ -21,6 +22,15 @@ export interface Budget {
   readonly cases: number;
   readonly timeMs: number;
   readonly text: string;
+}
+
+/** Cases per probe. */
+export const MAX_BATCH = 64;
+
+function batchOption(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_BATCH) throw new InvalidArgumentError(`--batch: a whole number from 1 to ${MAX_BATCH}`);
+  return n;
 }
 
 /** `10m`, `90s`, `1h` (time) or `100000` (cases). */
@@ -46,6 +56,8 @@ interface FuzzFlags {
   flaws?: string;
   ioTimeout: number;
   gate: 'any-fail' | 'none';
+  batch: number;
+  corpus: string | false;
   color?: boolean;
   verbose?: boolean;
 }
@@ -62,6 +74,9 @@ export function registerFuzz(program: Command): void {
     .option('--reports-dir <dir>', 'where run directories and the `latest` link go', 'reports')
     .option('--flaws <list>', `switch weaknesses on in the built-in reference device: ${FLAWS.join(', ')}`)
     .option('--io-timeout <duration>', 'bound on one connect or reply; also the hang threshold of the probe', durationOption('--io-timeout'), 2000)
+    .option('--batch <n>', 'cases sent between two probes, 1 to 64: faster; a failing batch is bisected to its case', batchOption, 1)
+    .option('--corpus <dir>', 'keep each finding\'s exact input here as <target>/<id>.json (gauntlet replay FILE)', DEFAULT_CORPUS_DIR)
+    .option('--no-corpus', 'do not keep finding inputs outside the run directory')
     .addOption(new Option('--gate <policy>', 'exit 1 when: any-fail = a finding; none = never').choices(['any-fail', 'none']).default('any-fail'))
     .option('--no-color', 'plain output (also NO_COLOR=1)')
     .option('-v, --verbose', 'more detail')
@@ -74,14 +89,24 @@ reserved bits, UTF-8, option deltas, framing, sizes at type limits), aimed at
 the principal's session and the declared topics, resources and routes. After
 every case a probe judges: crash (refused), hang (no answer within
 --io-timeout), reboot (a sentinel session lost), invalid response, latency
-creep. A failing case is shrunk (each attempt sent again), confirmed on the
-recovered device and written to findings/ with its bytes and a replay command.
+creep. With --batch N the probe runs after every N cases; a failing batch is
+bisected down to the case (or cases) that do it. A failing case is shrunk
+(each attempt sent again), confirmed on the recovered device and written to
+findings/ with its bytes and a replay command, and its exact input is kept
+in the corpus (--corpus) for a byte-level replay.
+
+A crashed or hung device is polled until it answers again (target file
+control.rebootWait, default 15s); if it does not, the target file's
+control.restart command is run and the campaign goes on. Without one, the
+campaign ends there and the case that brought the device down is still a
+finding (not shrunk, not confirmed).
 
 Examples:
   gauntlet fuzz --protocol mqtt --budget 2m
   gauntlet fuzz --protocol coap --budget 100000 --seed 42
   gauntlet fuzz --protocol http --flaws http-crash-header --budget 60s
-  gauntlet fuzz --target dut.yaml --protocol mqtt --budget 10m --out /tmp/fuzz1
+  gauntlet fuzz --target dut.yaml --protocol mqtt --budget 10m --batch 8 --out /tmp/fuzz1
+  gauntlet replay corpora/findings/<target>/<id>.json
 
 Exit codes: 0 no finding, 1 findings, 2 usage, 3 harness error, 130 interrupted.`,
     )
@@ -104,7 +129,9 @@ Exit codes: 0 no finding, 1 findings, 2 usage, 3 harness error, 130 interrupted.
         reportsBase: flags.reportsDir,
         gate: flags.gate,
         ioTimeoutMs: flags.ioTimeout,
-        budget: { numRuns: Math.ceil(flags.budget.cases / CASES_PER_RUN), timeMs: flags.budget.timeMs },
+        budget: { numRuns: Math.ceil(flags.budget.cases / CASES_PER_RUN), timeMs: flags.budget.timeMs, batch: flags.batch },
+        ...(flags.corpus !== false ? { corpusDir: flags.corpus } : {}),
+        deviceProcess: true,
         argv: process.argv.slice(2),
         color: useColor(flags.color),
         verbose: Boolean(flags.verbose),

@@ -1,13 +1,17 @@
 // robustness.fuzz, proven both ways: each robustness flaw of the reference
 // device is found from an empty corpus by the default generators (pinned
 // seeds), shrunk, confirmed on the recovered device and replayed from its
-// path; the hardened device gives no finding. Error paths: a target that is
-// down before fuzzing, a peer whose replies do not parse (invalid-response),
-// an interrupted campaign.
+// path; the hardened device gives no finding. Batches of cases between
+// probes are bisected down to the case that does it. A device that does not
+// come back still leaves its finding, and target control restarts it. Error
+// paths: a target that is down before fuzzing, a peer whose replies do not
+// parse (invalid-response), an interrupted campaign, a failing restart.
 
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { robustnessFuzz } from '../../../harness/checks/robustness/fuzz.js';
+import { targetFromObject } from '../../../harness/core/target-file.js';
+import type { Budget, CheckContext, Target, TargetControl } from '../../../harness/model/index.js';
 import { startReferenceDevice, type Flaw, type RunningDevice } from '../../../targets/reference-device/index.js';
 import { closeFakes, closedPort, contextFor, targetOf } from '../access/fakes.js';
 import { runAgainst } from '../../support/run-target.js';
@@ -19,8 +23,8 @@ afterEach(async () => {
 });
 
 /** Each test owns its unit (the tests run concurrently). A quick watchdog: every crash costs one restart delay while shrinking; a wedge outlasts the hang threshold. */
-async function withDevice<T>(flaws: readonly Flaw[], fn: (d: RunningDevice) => Promise<T>): Promise<T> {
-  const d = await startReferenceDevice({ flaws, factoryFresh: false, rebootMs: 200, hangMs: 2500 });
+async function withDevice<T>(flaws: readonly Flaw[], fn: (d: RunningDevice) => Promise<T>, rebootMs = 200): Promise<T> {
+  const d = await startReferenceDevice({ flaws, factoryFresh: false, rebootMs, hangMs: 2500 });
   try {
     return await fn(d);
   } finally {
@@ -116,4 +120,77 @@ describe('robustness.fuzz: error paths', () => {
     expect(out.verdict).toBe('inconclusive');
     expect(out.reason).toMatch(/^interrupted; \d+ cases/);
   }));
+});
+
+describe.concurrent('robustness.fuzz: batches and recovery', () => {
+  /** The coap interface of a unit, with a context to run the check on it directly. */
+  const coapContext = async (d: RunningDevice, control?: Target['control'], budget: Budget = { numRuns: 60, timeMs: 60_000 }, extra: Partial<CheckContext> = {}) => {
+    const base = targetFromObject(d.targetFile(), 'test');
+    const target: Target = control ? { ...base, control } : base;
+    const ctx = contextFor(target, { ioTimeoutMs: 1000, seed: 20261121 });
+    return { ...ctx, iface: target.interfaces.find((i) => i.id === 'coap')!, budget, ...extra };
+  };
+
+  it('a batch of eight cases per probe is bisected down to the one case that crashes the device', () => withDevice(['coap-crash-option'], async (d) => {
+    const out = await robustnessFuzz.run(await coapContext(d, undefined, { numRuns: 60, timeMs: 60_000, batch: 8 }));
+    expect(out.verdict, out.reason).toBe('fail');
+    const f = out.findings[0]!;
+    expect(f.summary).toMatch(/option number past 65535.*confirmed/);
+    expect(f.evidence.fuzz!.connections, f.evidence.observed).toHaveLength(1);
+    expect(f.evidence.fuzz!.oracle).toBe('crash');
+    expect(f.evidence.fuzz!.confirmed).toBe(true);
+    expect(out.stats!['batch']).toBe(8);
+  }), 120_000);
+
+  it('batches on a hardened device: one probe for several cases, and no finding', () => withDevice([], async (d) => {
+    const out = await robustnessFuzz.run(await coapContext(d, undefined, { numRuns: 20, timeMs: 60_000, batch: 8 }));
+    expect(out.verdict, out.reason).toBe('pass');
+    // The case budget is checked before each batch: the last one may run past it by up to seven cases.
+    const cases = Number(out.stats!['cases']);
+    expect(cases).toBeGreaterThanOrEqual(160);
+    expect(cases).toBeLessThan(168);
+    // The first look plus one probe per batch of one to eight cases.
+    expect(Number(out.stats!['probes'])).toBeLessThan(cases / 2);
+  }), 120_000);
+
+  it('a device that never comes back: the crashing case is still the finding, unshrunk and unconfirmed, and the reason says no restart is declared', () =>
+    withDevice(['coap-crash-option'], async (d) => {
+      const out = await robustnessFuzz.run(await coapContext(d, { rebootWaitMs: 500 }));
+      expect(out.verdict, out.reason).toBe('fail');
+      expect(out.findings[0]!.summary).toMatch(/stopped answering \(crash\) after .*the target did not come back, so not confirmed/);
+      expect(out.findings[0]!.evidence.fuzz!.confirmed).toBe(false);
+      expect(out.reason).toMatch(/then the target did not come back within 500 ms .*no restart is declared \(target file control\.restart\)/);
+      expect(out.stats!['ended']).toBe('target-down');
+    }, 60_000), 120_000);
+
+  it('target control restarts a device that does not come back on its own, and the campaign goes on', () =>
+    withDevice(['coap-crash-option'], async (d) => {
+      let restarts = 0;
+      // The "restart" here is the unit's own watchdog, slowed so the campaign gives up waiting first.
+      const control: TargetControl = {
+        rebootWaitMs: 300,
+        async restart() {
+          restarts++;
+          await new Promise((r) => setTimeout(r, 1200));
+          return 'power-cycled the test unit';
+        },
+      };
+      const out = await robustnessFuzz.run(await coapContext(d, undefined, { numRuns: 60, timeMs: 60_000 }, { control }));
+      expect(out.verdict, out.reason).toBe('fail');
+      expect(out.findings[0]!.summary).toMatch(/confirmed\)$/);
+      expect(restarts).toBeGreaterThan(0);
+      expect(out.stats!['restarts']).toBe(restarts);
+      expect(out.reason).toMatch(/restart\(s\) through target control/);
+    }, 1000), 120_000);
+
+  it('a restart that fails ends the campaign with the restart error in the reason', () =>
+    withDevice(['coap-crash-option'], async (d) => {
+      const control: TargetControl = {
+        rebootWaitMs: 300,
+        restart: () => Promise.reject(new Error('control.restart.command (smartplug off-on) failed with exit code 2')),
+      };
+      const out = await robustnessFuzz.run(await coapContext(d, undefined, { numRuns: 60, timeMs: 60_000 }, { control }));
+      expect(out.verdict, out.reason).toBe('fail');
+      expect(out.reason).toMatch(/restarting it failed: control\.restart\.command \(smartplug off-on\) failed with exit code 2/);
+    }, 60_000), 120_000);
 });
