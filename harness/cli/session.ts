@@ -4,7 +4,7 @@
 // code from the gate. `run` and `replay` both come through here.
 
 import { join, relative } from 'node:path';
-import type { Budget, CheckResult, Profile, Protocol, RunMeta, Target, TargetControl } from '../model/index.js';
+import type { Budget, CheckResult, FuzzTuning, Profile, Protocol, RunMeta, Target, TargetControl } from '../model/index.js';
 import { EXIT, GauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
 import { plan } from '../core/planner.js';
@@ -54,6 +54,8 @@ export interface SessionOptions {
    * real process exit, and the campaign restarts it through target control.
    */
   readonly deviceProcess?: boolean;
+  /** Fuzz oracle thresholds (gauntlet fuzz --latency-*). */
+  readonly fuzz?: FuzzTuning;
   /** Fuzz: also keep every fuzz finding's exact input in this corpus directory (corpora/findings). */
   readonly corpusDir?: string;
   readonly argv: readonly string[];
@@ -159,6 +161,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       budget: o.budget,
       replayPath: o.replayPath,
       ...(control ? { control } : {}),
+      ...(o.fuzz ? { fuzz: o.fuzz } : {}),
       replayCommand: ({ fileId }) => `gauntlet replay ${shellQuote(join(relDir, findingFilePath(fileId)))}`,
     });
     await mux.idle();

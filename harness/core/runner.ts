@@ -10,6 +10,7 @@ import type {
   CheckOutcome,
   CheckResult,
   Finding,
+  FuzzTuning,
   Interface,
   RunEvent,
   RunMeta,
@@ -44,6 +45,8 @@ export interface RunnerOptions {
   readonly replayPath?: string;
   /** How checks restart the device (the built-in device's process); default: the target file's restart command, if any. */
   readonly control?: TargetControl;
+  /** Fuzz oracle thresholds for this run. */
+  readonly fuzz?: FuzzTuning;
   /** The shell command that reproduces a finding, from its file id. */
   replayCommand(finding: { instanceId: string; fileId: string }): string;
 }
@@ -246,6 +249,7 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
     const ctx: CheckContext = {
       target,
       ...(control ? { control } : {}),
+      ...(opts.fuzz ? { fuzz: opts.fuzz } : {}),
       iface,
       instance,
       scope,

@@ -71,6 +71,14 @@ export interface CampaignFinding {
   /** The shrunk case triggered the same oracle again on the recovered device. */
   readonly confirmed: boolean;
   readonly confirmDetail: string;
+  /**
+   * Set when the shrunk input did not fire the oracle again on its own (the
+   * device survived its replay): the device did fail, but needs state left by
+   * earlier cases, or failed on its own timer. Later failures of that kind are
+   * gathered here (the labels of the batches before each) instead of becoming
+   * findings of their own, so the campaign runs on to its budget.
+   */
+  readonly unexplained?: string[];
   /** The exchange of the confirming replay (else of the last failing run). */
   readonly transcript: readonly TranscriptEntry[];
 }
@@ -99,6 +107,7 @@ class TargetDown extends Error {}
 
 /** After the time budget, shrinking a failure found late may go on this long. */
 export const SHRINK_GRACE_MS = 30_000;
+const SURVIVED = 'the device survived the replay';
 /** A case made by mutating a corpus seed (fuzz/mutate.ts labels them so). */
 const MUTATED = /^seed /;
 /** Most sends delta debugging spends on one mutated case (each crash costs a recovery). */
@@ -350,7 +359,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         if (again) {
           transcript = again.transcript;
           confirmed = again.verdict?.oracle === first.oracle;
-          confirmDetail = again.verdict ? `${again.verdict.oracle}: ${again.verdict.detail}` : 'the device survived the replay';
+          confirmDetail = again.verdict ? `${again.verdict.oracle}: ${again.verdict.detail}` : SURVIVED;
           if (again.verdict) await recoverOrRemember();
         }
         if (down) {
@@ -359,7 +368,16 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
           note(endDetail);
         }
       }
+      const survived = !confirmed && confirmDetail === SURVIVED;
+      const gathered = survived ? findings.find((f) => f.oracle === oracle && f.unexplained) : undefined;
+      if (gathered) {
+        gathered.unexplained!.push(label);
+        note(`${oracle} again after "${label}", which did not do it again on its own: counted with finding ${findings.indexOf(gathered) + 1} (${gathered.unexplained!.length} times so far)`);
+        if (down) break;
+        continue;
+      }
       findings.push({
+        ...(survived ? { unexplained: [label] } : {}),
         oracle: first.oracle,
         detail: failing?.verdict.detail ?? first.detail,
         cases: shrunk,

@@ -22,6 +22,7 @@ import { SETTLE_MS } from './campaign.js';
 import { FuzzProbe, invalidReply } from './oracles.js';
 import { DEFAULT_SEND, sendCase, type SendOptions } from './send.js';
 import { stepBytes, type FuzzFindingRecord } from './store.js';
+import { fuzzPrincipal, sentinelTopicOf } from './sentinel.js';
 
 export interface ReplayInputOptions {
   readonly thresholds: FuzzThresholds;
@@ -67,24 +68,13 @@ export function recordInterface(target: Target, rec: FuzzFindingRecord): Interfa
   return iface;
 }
 
-/** The campaign's default sentinel: the first principal with a user name and password. */
-function defaultPrincipal(target: Target): Principal | undefined {
-  return target.principals.find((p) => p.user !== '' && p.pass !== '');
-}
-
-/** The principal's first declared subscribe filter, made concrete (as robustness.fuzz picks it). */
-function defaultSentinelTopic(target: Target, principal: Principal | undefined): string {
-  const filter = principal ? target.declaration.access.mqtt.rules[principal.name]?.subscribe.find((f) => !f.startsWith('$')) : undefined;
-  return filter ? filter.replace(/#$/, 'gauntlet-sentinel').replace(/\+/g, 'x') || 'gauntlet-sentinel' : 'gauntlet/sentinel';
-}
-
 export async function replayFuzzRecord(target: Target, rec: FuzzFindingRecord, io: Io, opts: ReplayInputOptions): Promise<ReplayInputResult> {
   const iface = recordInterface(target, rec);
   const deadline = Date.now() + (opts.timeMs ?? DEFAULT_REPLAY_TIME_MS);
   const transcript = new TranscriptRecorder(2000);
   const rio: Io = { ...io, transcript, peer: iface.id };
-  const principal = opts.principal ?? defaultPrincipal(target);
-  const probe = new FuzzProbe(iface, principal, opts.thresholds, rec.seed, opts.sentinelTopic ?? defaultSentinelTopic(target, principal));
+  const principal = opts.principal ?? fuzzPrincipal(target);
+  const probe = new FuzzProbe(iface, principal, opts.thresholds, rec.seed, opts.sentinelTopic ?? sentinelTopicOf(target, principal));
   const done = (r: Omit<ReplayInputResult, 'transcript'>): ReplayInputResult => ({ ...r, transcript: transcript.entries() });
   const interrupted = () => done({ reproduced: false, inconclusive: true, detail: 'interrupted before the replay could judge the device' });
 

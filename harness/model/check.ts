@@ -6,6 +6,7 @@
 import type { Evidence, Severity, TranscriptEntry } from './evidence.js';
 import type { Interface, Principal, Protocol, Target } from './target.js';
 import type { Verdict } from './verdict.js';
+import type { FuzzTuning } from './fuzz.js';
 
 export interface CheckDescriptor {
   /** Stable id, e.g. `auth.default-credentials`. */
@@ -117,6 +118,8 @@ export interface CheckContext {
   readonly target: Target;
   /** Present when the target can be restarted (robustness checks recover with it). */
   readonly control?: TargetControl;
+  /** Fuzz oracle thresholds set for this run (defaults otherwise). */
+  readonly fuzz?: FuzzTuning;
   readonly iface: Interface;
   readonly instance: CheckInstance;
   readonly scope: ScopeGuard;

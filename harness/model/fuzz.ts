@@ -32,6 +32,9 @@ export interface OracleVerdict {
   readonly detail: string;
 }
 
+/** The latency oracle's thresholds a lab may set (gauntlet fuzz --latency-*); the rest keep their defaults. */
+export type FuzzTuning = Partial<Pick<FuzzThresholds, 'latencyFactor' | 'latencyWindow' | 'latencyFloorMs'>>;
+
 export interface FuzzThresholds {
   /** A liveness probe slower than this is a hang, ms. */
   readonly hangMs: number;

@@ -72,7 +72,7 @@ describe('gauntlet CLI', () => {
   }, 150_000);
 
   it('usage errors exit 2 with a message, never a stack trace', () => {
-    for (const args of [['run', '--bogus'], ['run', '--seed', 'abc'], ['run', '--flaws', 'nonsense'], ['frobnicate'], ['run', '--gate', 'maybe'], ['fuzz'], ['fuzz', '--protocol', 'dtls'], ['fuzz', '--protocol', 'mqtt', '--budget', 'soon'], ['fuzz', '--protocol', 'mqtt', '--budget', '0'], ['fuzz', '--protocol', 'coap', '--batch', '0'], ['fuzz', '--protocol', 'coap', '--batch', 'many']]) {
+    for (const args of [['run', '--bogus'], ['run', '--seed', 'abc'], ['run', '--flaws', 'nonsense'], ['frobnicate'], ['run', '--gate', 'maybe'], ['fuzz'], ['fuzz', '--protocol', 'dtls'], ['fuzz', '--protocol', 'mqtt', '--budget', 'soon'], ['fuzz', '--protocol', 'mqtt', '--budget', '0'], ['fuzz', '--protocol', 'coap', '--batch', '0'], ['fuzz', '--protocol', 'coap', '--batch', 'many'], ['fuzz', '--protocol', 'coap', '--latency-factor', '1'], ['fuzz', '--protocol', 'coap', '--latency-window', '2.5']]) {
       const r = gauntlet(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err, args.join(' ')).not.toMatch(/\n\s+at /);

@@ -1,7 +1,8 @@
 // robustness.fuzz (C15, C16): a fuzz campaign on one MQTT, CoAP or HTTP
 // interface (fuzz/campaign.ts). The cases come from the protocol's
-// arbitraries, one quarter conforming (valid mode) and three quarters
-// breaking one rule each (hostile mode), aimed at what the target file
+// arbitraries, a sixth conforming (valid mode) and half breaking one rule
+// each (hostile mode), and a third from mutations of the corpus seeds
+// (fuzz/mutate.ts, corpora/<protocol>/seeds), aimed at what the target file
 // declares: the principal's session (an MQTT CONNECT with its credential, an
 // HTTP session header), the declared topics, resources and routes. Oracles:
 // crash, hang, reboot (the sentinel's state), invalid response, latency creep.
@@ -21,6 +22,7 @@ import { httpLogin } from '../../protocols/http/login.js';
 import { mqttCaseArb } from '../../protocols/mqtt/arbitraries.js';
 import { loadSeeds } from '../../fuzz/corpus.js';
 import { mutatedCaseArb } from '../../fuzz/mutate.js';
+import { concreteTopic, fuzzPrincipal, rulesOf, sentinelTopicOf } from '../../fuzz/sentinel.js';
 import { ioOf } from '../io.js';
 import { requirementsOf } from '../requirements.js';
 
@@ -37,11 +39,6 @@ export const CASES_PER_RUN = 8;
 const HOSTILE_WEIGHT = 3;
 /** Mutated corpus seeds (corpora/<protocol>/seeds) per conforming case. */
 const MUTATED_WEIGHT = 2;
-
-/** The first principal with a user name and password: its session is what the stateful cases run in. */
-export function fuzzPrincipal(target: Target): Principal | undefined {
-  return target.principals.find((p) => p.user !== '' && p.pass !== '');
-}
 
 const mix = (valid: fc.Arbitrary<FuzzCase>, hostile: fc.Arbitrary<FuzzCase>, mutated: fc.Arbitrary<FuzzCase>) =>
   fc.oneof({ weight: 1, arbitrary: valid }, { weight: HOSTILE_WEIGHT, arbitrary: hostile }, { weight: MUTATED_WEIGHT, arbitrary: mutated });
@@ -60,23 +57,11 @@ function httpPaths(target: Target, iface: HttpInterface, principal: Principal | 
   return [...new Set(paths.filter((p) => p.startsWith('/')))];
 }
 
-/** The principal's declared topic rules (none without a principal). */
-const rulesOf = (target: Target, principal: Principal | undefined) => (principal ? target.declaration.access.mqtt.rules[principal.name] : undefined);
-
-/** A topic a filter allows: `#` becomes `leaf`, `+` becomes `x`. */
-const concreteTopic = (filter: string, leaf: string) => filter.replace(/#$/, leaf).replace(/\+/g, 'x') || leaf;
-
 /** Topics the principal may use (its declared rules), for stateful MQTT cases. */
 function mqttTopics(target: Target, principal: Principal | undefined): string[] {
   const rules = rulesOf(target, principal);
   const topics = [...(rules?.publish ?? []), ...(rules?.subscribe ?? [])].filter((t) => !t.startsWith('$')).map((f) => concreteTopic(f, 'fuzz'));
   return topics.length ? [...new Set(topics)] : ['gauntlet/fuzz'];
-}
-
-/** A topic the principal may subscribe to (its first subscribe filter, made concrete), for the reboot oracle's sentinel. */
-function sentinelTopicOf(target: Target, principal: Principal | undefined): string {
-  const filter = rulesOf(target, principal)?.subscribe.find((f) => !f.startsWith('$'));
-  return filter ? concreteTopic(filter, 'gauntlet-sentinel') : 'gauntlet/sentinel';
 }
 
 /** The case generator for an interface, aimed at what the target declares. */
@@ -144,11 +129,16 @@ function findingOf(f: CampaignFinding, iface: Interface): FindingDraft {
   const shape = f.cases.length > 1 ? `${f.cases.length} connections, ${nSteps} step(s)` : `${nSteps} step(s)`;
   const from = f.original.cases > 1 ? `a batch of ${f.original.cases} cases, ${f.original.steps} step(s)` : `${f.original.steps}`;
   const status = f.confirmed ? 'confirmed' : f.confirmDetail.startsWith('not confirmed: the target did not come back') ? 'the target did not come back, so not confirmed' : 'not confirmed on replay';
+  const times = f.unexplained?.length ?? 0;
+  const summary = f.unexplained
+    ? `${iface.protocol.toUpperCase()} ${WHAT[f.oracle]} ${times} ${times === 1 ? 'time' : 'times'} during the campaign; the input sent just before did not do it again on its own (it needs state left by earlier cases, or fails on the device's own timer)`
+    : `${iface.protocol.toUpperCase()} ${WHAT[f.oracle]} after "${batchLabel(f.cases)}" (${shape}, shrunk from ${from}, ${status})`;
+  const before = f.unexplained ? `\nthe input sent just before each time:\n${f.unexplained.map((l, i) => `  ${i + 1}. ${l}`).join('\n')}` : '';
   return {
-    summary: `${iface.protocol.toUpperCase()} ${WHAT[f.oracle]} after "${batchLabel(f.cases)}" (${shape}, shrunk from ${from}, ${status})`,
+    summary,
     severity: f.oracle === 'invalid-response' ? 'medium' : 'high',
     evidence: {
-      observed: `${f.detail}\nreplay on the recovered device: ${f.confirmDetail}\nshrunk ${f.cases.length > 1 ? `batch of ${f.cases.length} cases` : 'case'} (${f.shrinks} shrinks):\n${steps}`,
+      observed: `${f.detail}\nreplay on the recovered device: ${f.confirmDetail}\nshrunk ${f.cases.length > 1 ? `batch of ${f.cases.length} cases` : 'case'} (${f.shrinks} shrinks):\n${steps}${before}`,
       declared: 'the device survives every input, answers in its protocol, keeps its state (STANDARDS.md C15)',
       source: 'robustness.fuzz: black-box oracles (probe after every batch)',
       transcript: f.transcript,
@@ -184,6 +174,7 @@ async function fuzzInterface(ctx: CheckContext): Promise<CheckOutcome> {
   const iface = ctx.iface;
   const principal = fuzzPrincipal(ctx.target);
   const { cases, note } = await casesFor(ctx, iface, principal);
+  const thresholds = { ...DEFAULT_THRESHOLDS, ...ctx.fuzz };
   ctx.transcript.note(note);
   const r = await runCampaign({
     iface,
@@ -196,7 +187,7 @@ async function fuzzInterface(ctx: CheckContext): Promise<CheckOutcome> {
     numRuns: ctx.budget.numRuns * CASES_PER_RUN,
     timeMs: ctx.budget.timeMs,
     path: ctx.replay.path,
-    thresholds: { ...DEFAULT_THRESHOLDS, hangMs: Math.max(ctx.ioTimeoutMs, 500) },
+    thresholds: { ...thresholds, hangMs: Math.max(ctx.ioTimeoutMs, 500) },
     rebootWaitMs: ctx.control?.rebootWaitMs ?? ctx.target.control?.rebootWaitMs ?? Math.max(REBOOT_WAIT_MS, 4 * ctx.ioTimeoutMs),
     maxFindings: MAX_FINDINGS,
     io: ioOf(ctx),
@@ -223,7 +214,7 @@ async function fuzzInterface(ctx: CheckContext): Promise<CheckOutcome> {
     findings.push({
       summary: `${iface.protocol.toUpperCase()} probe latency crept up during the campaign: ${o.detail}`,
       severity: 'medium',
-      evidence: { observed: o.detail, declared: `probe median within x${DEFAULT_THRESHOLDS.latencyFactor} of the baseline`, source: 'robustness.fuzz: latency oracle', transcript: ctx.transcript.entries() },
+      evidence: { observed: o.detail, declared: `probe median within x${thresholds.latencyFactor} of the baseline, or within ${thresholds.latencyFloorMs} ms of it`, source: 'robustness.fuzz: latency oracle', transcript: ctx.transcript.entries() },
     });
   }
   const evidence = { observed: stats, declared: 'no crash, hang, reboot, invalid reply or latency creep', source: 'robustness.fuzz', transcript: ctx.transcript.take() };

@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Profile, Protocol } from '../../model/index.js';
 import { CASES_PER_RUN } from '../../checks/robustness/fuzz.js';
+import { DEFAULT_THRESHOLDS } from '../../fuzz/oracles.js';
 import { newRunSeed } from '../../core/seed.js';
 import { FLAWS, parseFlaws } from '../../../targets/reference-device/index.js';
 import { durationOption, seedOption, useColor } from '../options.js';
@@ -22,6 +23,17 @@ export interface Budget {
   readonly cases: number;
   readonly timeMs: number;
   readonly text: string;
+}
+
+/** A number option within [min, max] (whole when `integer`). */
+function numberIn(flag: string, min: number, max: number, integer = false): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`${flag}: ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`);
+    }
+    return n;
+  };
 }
 
 /** Cases per probe. */
@@ -58,6 +70,9 @@ interface FuzzFlags {
   gate: 'any-fail' | 'none';
   batch: number;
   corpus: string | false;
+  latencyFactor?: number;
+  latencyFloor?: number;
+  latencyWindow?: number;
   color?: boolean;
   verbose?: boolean;
 }
@@ -77,6 +92,9 @@ export function registerFuzz(program: Command): void {
     .option('--batch <n>', 'cases sent between two probes, 1 to 64: faster; a failing batch is bisected to its case', batchOption, 1)
     .option('--corpus <dir>', 'keep each finding\'s exact input here as <target>/<id>.json (gauntlet replay FILE)', DEFAULT_CORPUS_DIR)
     .option('--no-corpus', 'do not keep finding inputs outside the run directory')
+    .option('--latency-factor <x>', `latency creep: the probe's median over the window past x times its baseline (default ${DEFAULT_THRESHOLDS.latencyFactor})`, numberIn('--latency-factor', 1.5, 1000))
+    .option('--latency-floor <duration>', `latency creep: and more than this above the baseline (default ${DEFAULT_THRESHOLDS.latencyFloorMs}ms)`, durationOption('--latency-floor'))
+    .option('--latency-window <n>', `latency creep: probes in the baseline and in the window (default ${DEFAULT_THRESHOLDS.latencyWindow})`, numberIn('--latency-window', 5, 1000, true))
     .addOption(new Option('--gate <policy>', 'exit 1 when: any-fail = a finding; none = never').choices(['any-fail', 'none']).default('any-fail'))
     .option('--no-color', 'plain output (also NO_COLOR=1)')
     .option('-v, --verbose', 'more detail')
@@ -84,9 +102,10 @@ export function registerFuzz(program: Command): void {
       'after',
       `
 Each case is one connection's (or one UDP socket's) worth of packets: a
-quarter conform to the protocol, three quarters break one rule each (lengths,
-reserved bits, UTF-8, option deltas, framing, sizes at type limits), aimed at
-the principal's session and the declared topics, resources and routes. After
+sixth conform to the protocol, half break one rule each (lengths, reserved
+bits, UTF-8, option deltas, framing, sizes at type limits), a third are
+mutations of the corpus seeds (corpora/<protocol>/seeds), all aimed at the
+principal's session and the declared topics, resources and routes. After
 every case a probe judges: crash (refused), hang (no answer within
 --io-timeout), reboot (a sentinel session lost), invalid response, latency
 creep. With --batch N the probe runs after every N cases; a failing batch is
@@ -99,7 +118,8 @@ A crashed or hung device is polled until it answers again (target file
 control.rebootWait, default 15s); if it does not, the target file's
 control.restart command is run and the campaign goes on. Without one, the
 campaign ends there and the case that brought the device down is still a
-finding (not shrunk, not confirmed).
+finding (not shrunk, not confirmed). The built-in reference device runs as a
+child process here: a crash is a real exit, and the campaign restarts it.
 
 Examples:
   gauntlet fuzz --protocol mqtt --budget 2m
@@ -132,6 +152,11 @@ Exit codes: 0 no finding, 1 findings, 2 usage, 3 harness error, 130 interrupted.
         budget: { numRuns: Math.ceil(flags.budget.cases / CASES_PER_RUN), timeMs: flags.budget.timeMs, batch: flags.batch },
         ...(flags.corpus !== false ? { corpusDir: flags.corpus } : {}),
         deviceProcess: true,
+        fuzz: {
+          ...(flags.latencyFactor !== undefined ? { latencyFactor: flags.latencyFactor } : {}),
+          ...(flags.latencyFloor !== undefined ? { latencyFloorMs: flags.latencyFloor } : {}),
+          ...(flags.latencyWindow !== undefined ? { latencyWindow: flags.latencyWindow } : {}),
+        },
         argv: process.argv.slice(2),
         color: useColor(flags.color),
         verbose: Boolean(flags.verbose),

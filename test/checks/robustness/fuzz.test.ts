@@ -7,6 +7,7 @@
 // paths: a target that is down before fuzzing, a peer whose replies do not
 // parse (invalid-response), an interrupted campaign, a failing restart.
 
+import { createSocket } from 'node:dgram';
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { robustnessFuzz } from '../../../harness/checks/robustness/fuzz.js';
@@ -109,6 +110,30 @@ describe('robustness.fuzz: error paths', () => {
     expect(out.findings[0]!.evidence.observed).toMatch(/reply is not valid MQTT/);
   });
 
+  it('latency creep is judged by the run\'s thresholds: a device that slows by 200 ms is creep under a 100 ms floor, not under the default 250 ms', async () => {
+    // A CoAP peer that answers pings (an empty CON, with RST) at once for its first 12, then 200 ms late.
+    const sock = createSocket('udp4');
+    let pings = 0;
+    sock.on('message', (m, r) => {
+      if (m.length !== 4 || m[1] !== 0 || (m[0]! & 0x30) !== 0) return;
+      const rst = Buffer.from([0x70, 0x00, m[2]!, m[3]!]);
+      setTimeout(() => sock.send(rst, r.port, r.address), ++pings > 12 ? 200 : 0);
+    });
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    servers.push({ close: () => sock.close() });
+    const target = targetOf({ interfaces: [{ id: 'sensors', protocol: 'coap', url: `coap://127.0.0.1:${sock.address().port}` }] });
+    const run = (fuzz?: CheckContext['fuzz']) => {
+      pings = 0;
+      const ctx = contextFor(target, { ioTimeoutMs: 1000, seed: 3 });
+      return robustnessFuzz.run({ ...ctx, budget: { numRuns: 3, timeMs: 30_000 }, ...(fuzz ? { fuzz } : {}) });
+    };
+    const tuned = await run({ latencyWindow: 5, latencyFloorMs: 100 });
+    expect(tuned.verdict, tuned.reason).toBe('fail');
+    expect(tuned.findings[0]!.summary).toMatch(/probe latency crept up during the campaign: probe median 2\d\d\.\d ms over the last 5 cases, baseline \d+\.\d ms \(threshold x10 and \+100 ms\)/);
+    const defaults = await run({ latencyWindow: 5 });
+    expect(defaults.verdict, defaults.reason).toBe('pass');
+  }, 60_000);
+
   it('an interrupted campaign is inconclusive', () => withDevice([], async (d) => {
     const { targetFromObject } = await import('../../../harness/core/target-file.js');
     const target = targetFromObject(d.targetFile(), 'test');
@@ -182,6 +207,42 @@ describe.concurrent('robustness.fuzz: batches and recovery', () => {
       expect(out.stats!['restarts']).toBe(restarts);
       expect(out.reason).toMatch(/restart\(s\) through target control/);
     }, 1000), 120_000);
+
+  it('a device that dies on its own timer, not on an input: one finding counting the times, and the campaign runs to its budget', async () => {
+    // A CoAP peer that answers pings, closes its socket every 1.5 s (refusing everything), and is back 100 ms later.
+    let sock: ReturnType<typeof createSocket> | undefined;
+    let port = 0;
+    let stopped = false;
+    const open = async () => {
+      const s = createSocket('udp4');
+      s.on('message', (m, r) => {
+        if (m.length === 4 && m[1] === 0 && (m[0]! & 0x30) === 0) s.send(Buffer.from([0x70, 0x00, m[2]!, m[3]!]), r.port, r.address);
+      });
+      await new Promise<void>((res) => s.bind(port, '127.0.0.1', res));
+      port = s.address().port;
+      sock = s;
+    };
+    await open();
+    const timer = setInterval(() => {
+      sock?.close();
+      sock = undefined;
+      setTimeout(() => void (stopped ? undefined : open()), 100);
+    }, 1500);
+    // Closed here, not in afterEach: the tests of this block run concurrently, and afterEach follows each of them.
+    const target = targetOf({ interfaces: [{ id: 'sensors', protocol: 'coap', url: `coap://127.0.0.1:${port}` }] });
+    const ctx = contextFor(target, { ioTimeoutMs: 500, seed: 4 });
+    const out = await robustnessFuzz.run({ ...ctx, budget: { numRuns: 100_000, timeMs: 7000 } }).finally(() => {
+      stopped = true;
+      clearInterval(timer);
+      sock?.close();
+    });
+    expect(out.verdict, out.reason).toBe('fail');
+    const timed = out.findings.find((f) => /stopped answering \(crash\) \d+ times during the campaign; the input sent just before did not do it again on its own/.test(f.summary));
+    expect(timed, out.reason).toBeDefined();
+    expect(timed!.evidence.observed).toMatch(/the input sent just before each time:\n {2}1\. /);
+    expect(timed!.evidence.fuzz!.confirmed).toBe(false);
+    expect(out.stats!['ended']).toBe('budget');
+  }, 90_000);
 
   it('a restart that fails ends the campaign with the restart error in the reason', () =>
     withDevice(['coap-crash-option'], async (d) => {
