@@ -35,6 +35,27 @@ export const BUILTIN_TARGET = 'builtin:reference-device';
 
 export type Gate = 'any-fail' | 'none';
 
+/**
+ * Starts the built-in reference device: in this process (its services under
+ * a watchdog), or as a child process whose restart is the target control.
+ */
+export async function startBuiltinDevice(flaws: readonly Flaw[], asProcess = false): Promise<{ device: RunningDevice | DeviceProcess; target: Target; control?: TargetControl }> {
+  let device: RunningDevice | DeviceProcess;
+  let control: TargetControl | undefined;
+  try {
+    if (asProcess) {
+      const child = await startReferenceDeviceProcess({ flaws });
+      device = child;
+      control = { rebootWaitMs: BUILTIN_REBOOT_WAIT_MS, restart: (signal) => child.restart(signal) };
+    } else {
+      device = await startReferenceDevice({ flaws });
+    }
+  } catch (e) {
+    throw new GauntletError('DEVICE_START', `the built-in reference device did not start: ${(e as Error).message}`, { cause: e });
+  }
+  return { device, target: targetFromObject(device.targetFile(), BUILTIN_TARGET), ...(control ? { control } : {}) };
+}
+
 export interface SessionOptions {
   readonly targetFile?: string;
   readonly flaws: readonly Flaw[];
@@ -104,18 +125,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   process.on('SIGTERM', onSignal);
   try {
     if (!target) {
-      try {
-        if (o.deviceProcess) {
-          const child = await startReferenceDeviceProcess({ flaws: o.flaws });
-          device = child;
-          control = { rebootWaitMs: BUILTIN_REBOOT_WAIT_MS, restart: (signal) => child.restart(signal) };
-        } else {
-          device = await startReferenceDevice({ flaws: o.flaws });
-        }
-      } catch (e) {
-        throw new GauntletError('DEVICE_START', `the built-in reference device did not start: ${(e as Error).message}`, { cause: e });
-      }
-      target = targetFromObject(device.targetFile(), BUILTIN_TARGET);
+      ({ device, target, control } = await startBuiltinDevice(o.flaws, o.deviceProcess));
     }
     let planned = plan(target, o.profile, CHECKS, { runSeed: o.seed, only: o.only });
     if (o.protocols) {

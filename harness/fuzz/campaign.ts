@@ -130,20 +130,15 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const findings: CampaignFinding[] = [];
   const observations: OracleVerdict[] = [];
   let cases = 0;
-  let probes = 0;
   let restarts = 0;
   /** Oracles fired again on a case breaking the rule of an earlier finding. */
-  let again = 0;
+  let repeats = 0;
   const note = (text: string) => o.io.transcript.note(text);
-  const check = async (io: Io) => {
-    probes++;
-    return probe.check(io);
-  };
   const result = (ended: CampaignEnd, endDetail: string): CampaignResult => ({
     cases,
-    probes,
+    probes: probe.checks,
     restarts,
-    repeats: again,
+    repeats,
     elapsedMs: Date.now() - t0,
     findings,
     observations,
@@ -153,38 +148,32 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     watching: probe.watching,
   });
 
-  const firstLook = await check(o.io);
+  const firstLook = await probe.check(o.io);
   if (!firstLook.alive) return result('target-down', `the target did not answer before fuzzing: ${firstLook.detail}`);
   await probe.start(o.io);
 
-  /** Polls until the device answers, at most rebootWaitMs; the last probe's detail when it did not. */
+  /** Polls until the device answers, at most rebootWaitMs; the last probe's detail when it did not (undefined when interrupted). */
   const poll = async (): Promise<string | undefined> => {
-    const until = Date.now() + o.rebootWaitMs;
-    for (;;) {
-      if (o.io.signal?.aborted) return undefined;
-      const p = await check(o.io);
-      if (p.alive) return undefined;
-      if (Date.now() > until) return p.detail;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const p = await probe.awaitAlive(o.io, o.rebootWaitMs);
+    return p.alive || o.io.signal?.aborted ? undefined : p.detail;
   };
   /** Waits for the device to answer again (restarting it through target control if it must); sets the sentinel up anew. */
   const recover = async (): Promise<void> => {
-    let down = await poll();
-    if (down !== undefined && o.control && !o.io.signal?.aborted) {
-      note(`the target did not come back within ${o.rebootWaitMs} ms (${down}): restarting it`);
+    let missing = await poll();
+    if (missing !== undefined && o.control && !o.io.signal?.aborted) {
+      note(`the target did not come back within ${o.rebootWaitMs} ms (${missing}): restarting it`);
       let how: string;
       try {
         how = await o.control.restart(o.io.signal ?? new AbortController().signal);
       } catch (e) {
-        throw new TargetDown(`the target did not come back within ${o.rebootWaitMs} ms (${down}), and restarting it failed: ${(e as Error).message}`);
+        throw new TargetDown(`the target did not come back within ${o.rebootWaitMs} ms (${missing}), and restarting it failed: ${(e as Error).message}`);
       }
       restarts++;
       note(how);
-      down = await poll();
-      if (down !== undefined) throw new TargetDown(`the target did not come back within ${o.rebootWaitMs} ms after a restart (${how}; ${down})`);
-    } else if (down !== undefined) {
-      throw new TargetDown(`the target did not come back within ${o.rebootWaitMs} ms (${down})${o.control ? '' : '; no restart is declared (target file control.restart)'}`);
+      missing = await poll();
+      if (missing !== undefined) throw new TargetDown(`the target did not come back within ${o.rebootWaitMs} ms after a restart (${how}; ${missing})`);
+    } else if (missing !== undefined) {
+      throw new TargetDown(`the target did not come back within ${o.rebootWaitMs} ms (${missing})${o.control ? '' : '; no restart is declared (target file control.restart)'}`);
     }
     if (!o.io.signal?.aborted) await probe.start(o.io);
   };
@@ -209,7 +198,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     }
     // A device dies a moment after the input that kills it: give it that moment before the probe.
     await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const p = await check(io);
+    const p = await probe.check(io);
     // An interrupted probe says nothing about the device.
     if (o.io.signal?.aborted) return { transcript: rec.take() };
     rec.note(`probe: ${p.detail} (${p.ms.toFixed(1)} ms)`);
@@ -290,7 +279,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
           // again. Counted, not shrunk again (every shrink attempt would crash the device once more).
           const known = findings.find((f) => f.oracle === t.verdict!.oracle && f.cases.length === 1 && b.some((c) => c.label === f.cases[0]!.label));
           if (known) {
-            again++;
+            repeats++;
             note(`${t.verdict.oracle} again on "${known.cases[0]!.label}" (finding ${findings.indexOf(known) + 1}): not shrunk again`);
             await recoverOrRemember();
             return true;

@@ -14,7 +14,7 @@
 
 import { parse as parseCoap } from 'coap-packet';
 import mqttPacket from 'mqtt-packet';
-import type { FuzzThresholds, HttpInterface, Interface, MqttInterface, OracleVerdict, Principal } from '../model/index.js';
+import type { FuzzThresholds, FuzzTuning, HttpInterface, Interface, MqttInterface, OracleVerdict, Principal, Target, TargetControl } from '../model/index.js';
 import type { Io } from '../protocols/common/io.js';
 import { connectStream } from '../protocols/common/stream.js';
 import { httpExchange } from '../protocols/http/exchange.js';
@@ -23,6 +23,19 @@ import { probe as liveness, type Liveness } from '../monitor/liveness.js';
 import type { CaseTrace } from './send.js';
 
 export const DEFAULT_THRESHOLDS: FuzzThresholds = { hangMs: 2000, latencyFactor: 10, latencyWindow: 20, latencyFloorMs: 250 };
+
+/** How long a crashed or hung device is given to answer again, unless the target says (control.rebootWait). */
+export const REBOOT_WAIT_MS = 15_000;
+
+/** A run's thresholds: the hang threshold is the I/O bound (at least 500 ms), the latency ones as the lab set them. */
+export function thresholdsFor(ioTimeoutMs: number, tuning: FuzzTuning = {}): FuzzThresholds {
+  return { ...DEFAULT_THRESHOLDS, ...tuning, hangMs: Math.max(ioTimeoutMs, 500) };
+}
+
+/** How long to wait for a device to come back: its control's or target file's wait, else REBOOT_WAIT_MS (at least four I/O bounds). */
+export function rebootWaitFor(target: Target, ioTimeoutMs: number, control?: TargetControl): number {
+  return control?.rebootWaitMs ?? target.control?.rebootWaitMs ?? Math.max(REBOOT_WAIT_MS, 4 * ioTimeoutMs);
+}
 
 /** The invalid-response oracle: why the device's replies to a case do not parse, or undefined. */
 export function invalidReply(iface: Interface, trace: CaseTrace): string | undefined {
@@ -69,6 +82,8 @@ export class FuzzProbe {
   private sessionKnown = false;
   /** What the sentinel watches, for the report. */
   watching = 'liveness only';
+  /** Probes sent so far (after cases, and while waiting for the device). */
+  checks = 0;
 
   constructor(
     private readonly iface: Interface,
@@ -119,7 +134,22 @@ export class FuzzProbe {
     return { ...io, timeoutMs: this.thresholds.hangMs };
   }
 
+  /**
+   * Probes every 50 ms until the device answers, at most `withinMs` (and
+   * never past `until`, a Date.now() time); stops early when `io` is aborted.
+   */
+  async awaitAlive(io: Io, withinMs: number, until = Infinity): Promise<{ readonly alive: boolean; readonly detail: string; readonly afterMs: number }> {
+    const t0 = Date.now();
+    const end = Math.min(t0 + withinMs, until);
+    for (;;) {
+      const p = await this.check(io);
+      if (p.alive || io.signal?.aborted || Date.now() >= end) return { alive: p.alive, detail: p.detail, afterMs: Date.now() - t0 };
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async check(io: Io): Promise<ProbeResult> {
+    this.checks++;
     const t0 = performance.now();
     const done = (r: Omit<ProbeResult, 'ms'>): ProbeResult => ({ ...r, ms: performance.now() - t0 });
     if (this.sessionKnown) {

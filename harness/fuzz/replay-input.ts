@@ -78,17 +78,8 @@ export async function replayFuzzRecord(target: Target, rec: FuzzFindingRecord, i
   const done = (r: Omit<ReplayInputResult, 'transcript'>): ReplayInputResult => ({ ...r, transcript: transcript.entries() });
   const interrupted = () => done({ reproduced: false, inconclusive: true, detail: 'interrupted before the replay could judge the device' });
 
-  /** Polls the probe until the device answers, at most `ms` (and never past the deadline). */
-  const waitAlive = async (ms: number): Promise<{ alive: boolean; detail: string; afterMs: number }> => {
-    const t0 = Date.now();
-    const until = Math.min(t0 + ms, deadline);
-    for (let polls = 0; ; polls++) {
-      const p = await probe.check(rio);
-      if (p.alive) return { alive: true, detail: p.detail, afterMs: Date.now() - t0 };
-      if (io.signal?.aborted || Date.now() >= until || polls >= 10_000) return { alive: false, detail: p.detail, afterMs: Date.now() - t0 };
-      await sleep(50);
-    }
-  };
+  const waitAlive = (ms: number) => probe.awaitAlive(rio, ms, deadline);
+
 
   transcript.note(`replaying ${rec.id}: ${rec.connections.length} connection(s) to ${iface.id}; recorded oracle ${rec.oracle}`);
   const first = await waitAlive(opts.rebootWaitMs);

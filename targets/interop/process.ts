@@ -183,7 +183,8 @@ export function tempDirPrefix(what: string): string {
   return path.join(os.tmpdir(), `gauntlet-${what}-${process.pid}-`);
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 only checks). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -26,7 +26,7 @@ import type { Flaw } from './flaws.js';
 import { startHttpApi } from './http-api.js';
 import { Lockout } from './lockout.js';
 import { startMqttBroker } from './mqtt-broker.js';
-import { resolveOptions, type DeviceOptions } from './options.js';
+import { resolveOptions, type DeviceOptions, type ResolvedOptions } from './options.js';
 import { Sessions } from './sessions.js';
 import type { Fault } from './robustness-flaws.js';
 import { Supervised, crashProcess, type Service } from './watchdog.js';
@@ -244,13 +244,28 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   const ports = { mqtt: mqtt.port, mqtts: mqtts.port, coap: coap.port, coaps: coaps.port, http: http.port, https: https.port, debug: debugPort };
   let closing: Promise<void> | undefined;
   return {
+    ...unitFacts(o, ports, { images, updateCa: { cert: ca.cert, key: ca.key }, deviceCa: { cert: deviceTls.caCert } }),
+    isFactoryFresh: () => accounts.isFactoryFresh(),
+    close() {
+      closing ??= closeAll().then(() => log('stopped'));
+      return closing;
+    },
+  };
+}
+
+/** What a unit's handle says about it: the same for an in-process unit and a child process (process.ts). */
+export type UnitFacts = Pick<RunningDevice, 'endpoints' | 'flaws' | 'credentials' | 'identity' | 'lockout' | 'images' | 'updateCa' | 'deviceCa' | 'targetFile'>;
+
+/** A unit's facts from its resolved options, the ports it listens on and its key material. */
+export function unitFacts(o: ResolvedOptions, ports: ResolvedOptions['ports'], m: Pick<RunningDevice, 'images' | 'updateCa' | 'deviceCa'>): UnitFacts {
+  return {
     endpoints: {
-      mqtt: { host: o.host, port: mqtt.port },
-      mqtts: { host: o.host, port: mqtts.port, tls: true },
-      coap: { host: o.host, port: coap.port },
-      coaps: { host: o.host, port: coaps.port },
-      http: { host: o.host, port: http.port },
-      https: { host: o.host, port: https.port, tls: true },
+      mqtt: { host: o.host, port: ports.mqtt },
+      mqtts: { host: o.host, port: ports.mqtts, tls: true },
+      coap: { host: o.host, port: ports.coap },
+      coaps: { host: o.host, port: ports.coaps },
+      http: { host: o.host, port: ports.http },
+      https: { host: o.host, port: ports.https, tls: true },
     },
     flaws: Object.freeze([...o.flaws]),
     credentials: {
@@ -264,10 +279,9 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
     },
     identity: { ...o.identity },
     lockout: { ...o.lockout },
-    images: { ...images },
-    updateCa: { cert: ca.cert, key: ca.key },
-    deviceCa: { cert: deviceTls.caCert },
-    isFactoryFresh: () => accounts.isFactoryFresh(),
+    images: { ...m.images },
+    updateCa: { ...m.updateCa },
+    deviceCa: { ...m.deviceCa },
     targetFile: () =>
       describeUnit({
         host: o.host,
@@ -276,13 +290,9 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
         credentials: o.credentials,
         lockout: o.lockout,
         factoryFresh: o.factoryFresh,
-        images: { newer: images.newer, older: images.older },
-        updateCa: { cert: ca.cert, key: ca.key },
-        deviceCa: deviceTls.caCert,
+        images: { newer: m.images.newer, older: m.images.older },
+        updateCa: { cert: m.updateCa.cert, key: m.updateCa.key },
+        deviceCa: m.deviceCa.cert,
       }),
-    close() {
-      closing ??= closeAll().then(() => log('stopped'));
-      return closing;
-    },
   };
 }

@@ -24,12 +24,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GauntletError, type ErrorCode } from '../../harness/core/errors.js';
 import type { TargetFileInput } from '../../harness/core/target-file.js';
-import { ADMIN_PSK_IDENTITY, SENSOR_PSK_IDENTITY } from './coaps-server.js';
-import type { RunningDevice } from './device.js';
+import { unitFacts, type RunningDevice } from './device.js';
 import type { Flaw } from './flaws.js';
 import { resolveOptions, type DeviceOptions, type ResolvedOptions } from './options.js';
 import { freeTcpPort } from './sockets.js';
-import { describeUnit } from './target-description.js';
 
 /** A start or restart that has no ready child by then fails (and its child is killed). */
 export const START_TIMEOUT_MS = 15_000;
@@ -428,40 +426,7 @@ export async function startReferenceDeviceProcess(options: DeviceOptions = {}, s
 
   let closing: Promise<void> | undefined;
   return {
-    endpoints: {
-      mqtt: { host: o.host, port: ports.mqtt },
-      mqtts: { host: o.host, port: ports.mqtts, tls: true },
-      coap: { host: o.host, port: ports.coap },
-      coaps: { host: o.host, port: ports.coaps },
-      http: { host: o.host, port: ports.http },
-      https: { host: o.host, port: ports.https, tls: true },
-    },
-    credentials: {
-      admin: { user: 'admin', pass: o.credentials.adminPass },
-      sensor: { user: 'sensor-1', pass: o.credentials.sensorPass },
-      shipped: { user: 'admin', pass: o.credentials.shippedPass },
-      psk: {
-        admin: { identity: ADMIN_PSK_IDENTITY, keyHex: o.credentials.adminPskHex },
-        sensor: { identity: SENSOR_PSK_IDENTITY, keyHex: o.credentials.sensorPskHex },
-      },
-    },
-    flaws: Object.freeze([...o.flaws]),
-    identity: { ...o.identity },
-    images: { ...images },
-    updateCa: { ...updateCa },
-    deviceCa: { ...deviceCa },
-    targetFile: () =>
-      describeUnit({
-        host: o.host,
-        ports,
-        identity: o.identity,
-        credentials: o.credentials,
-        lockout: o.lockout,
-        factoryFresh: o.factoryFresh,
-        images: { newer: images.newer, older: images.older },
-        updateCa: { cert: updateCa.cert, key: updateCa.key },
-        deviceCa: deviceCa.cert,
-      }),
+    ...unitFacts(o, ports, { images, updateCa, deviceCa }),
     pid: () => (current && current.exit === undefined ? current.pid : undefined),
     exited: () => (current?.exit ? exitText(current.exit) : undefined),
     restart(signal) {

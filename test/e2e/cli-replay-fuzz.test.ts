@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FUZZ_RECORD_FORMAT, type FuzzFindingRecord } from '../../harness/fuzz/store.js';
-import { encodeCoap } from '../../harness/protocols/coap/arbitraries.js';
+import type { FuzzFindingRecord } from '../../harness/fuzz/store.js';
+import { CRASH, crashRecord } from '../fuzz/crash-record.js';
 
 const BIN = resolve('bin/gauntlet.js');
 let dir: string;
@@ -28,30 +28,7 @@ function gauntlet(args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-/** An option delta that takes the option number to 65535 + 269 [RFC7252 3.1]: coap-crash-option's trigger. */
-const CRASH = encodeCoap({ type: 0, code: 1, messageId: 0x2001, token: Buffer.from([0x5a]), options: [], rawOptions: Buffer.from([0xe0, 0xff, 0xff]) });
-
-function record(flaws: string[], over: Record<string, unknown> = {}): FuzzFindingRecord {
-  return {
-    format: FUZZ_RECORD_FORMAT,
-    id: 'coap-crash-0123456789ab',
-    createdAt: '2025-01-02T03:04:05.000Z',
-    harnessVersion: '0.1.0',
-    target: { name: 'reference-device', source: 'builtin:reference-device', flaws },
-    interface: { id: 'coap', protocol: 'coap', url: 'coap://127.0.0.1:5683' },
-    instance: 'robustness.fuzz@coap',
-    seed: 42,
-    path: '0:3',
-    oracle: 'crash',
-    observed: 'probe: unreachable: ECONNREFUSED',
-    summary: 'COAP stopped answering (crash) after "hostile: option number past 65535 [RFC7252 3.1]"',
-    severity: 'high',
-    requirements: ['EN303645:5.13-1'],
-    confirmed: true,
-    connections: [{ label: 'hostile: option number past 65535 [RFC7252 3.1]', steps: [{ label: 'CON GET, option delta to 65804', hex: CRASH.toString('hex') }] }],
-    ...over,
-  } as FuzzFindingRecord;
-}
+const record = (flaws: string[], over: Partial<FuzzFindingRecord> = {}) => crashRecord(flaws, undefined, over);
 
 function write(name: string, data: unknown): string {
   writeFileSync(join(dir, name), typeof data === 'string' ? data : JSON.stringify(data, null, 2));

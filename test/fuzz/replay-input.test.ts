@@ -13,11 +13,11 @@ import { targetFromObject } from '../../harness/core/target-file.js';
 import { TranscriptRecorder } from '../../harness/core/transcript.js';
 import { DEFAULT_THRESHOLDS } from '../../harness/fuzz/oracles.js';
 import { replayFuzzRecord } from '../../harness/fuzz/replay-input.js';
-import { FUZZ_RECORD_FORMAT, type FuzzFindingRecord } from '../../harness/fuzz/store.js';
+import type { FuzzFindingRecord } from '../../harness/fuzz/store.js';
 import type { Target } from '../../harness/model/index.js';
 import type { Io } from '../../harness/protocols/common/io.js';
-import { encodeCoap } from '../../harness/protocols/coap/arbitraries.js';
 import { startReferenceDevice, type Flaw, type RunningDevice } from '../../targets/reference-device/index.js';
+import { CRASH, GET, crashRecord } from './crash-record.js';
 
 const devices: RunningDevice[] = [];
 afterEach(async () => {
@@ -30,39 +30,16 @@ async function unit(flaws: readonly Flaw[]): Promise<{ device: RunningDevice; ta
   return { device, target: targetFromObject(device.targetFile(), 'builtin:reference-device') };
 }
 
-/** A conforming GET of the discovery resource, then the same with an option delta that takes the option number to 65535 + 269 [RFC7252 3.1]. */
-const GET = encodeCoap({ type: 0, code: 1, messageId: 0x1234, token: Buffer.from([0xa1]), options: [{ number: 11, value: Buffer.from('.well-known') }, { number: 11, value: Buffer.from('core') }] });
-const CRASH = encodeCoap({ type: 0, code: 1, messageId: 0x1235, token: Buffer.from([0xa2]), options: [], rawOptions: Buffer.from([0xe0, 0xff, 0xff]) });
-
-function record(over: Partial<FuzzFindingRecord> = {}): FuzzFindingRecord {
-  return {
-    format: FUZZ_RECORD_FORMAT,
-    id: 'coap-crash-000000000001',
-    createdAt: '2025-01-02T03:04:05.000Z',
-    harnessVersion: '0.1.0',
-    target: { name: 'reference-device', source: 'builtin:reference-device', flaws: ['coap-crash-option'] },
-    interface: { id: 'coap', protocol: 'coap', url: 'coap://127.0.0.1:5683' },
-    instance: 'robustness.fuzz@coap',
-    seed: 42,
-    path: '0:3',
-    oracle: 'crash',
-    observed: 'probe: unreachable: ECONNREFUSED',
-    summary: 'COAP stopped answering (crash) after "hostile: option number past 65535 [RFC7252 3.1]"',
-    severity: 'high',
-    requirements: [],
-    confirmed: true,
-    connections: [
-      {
-        label: 'hostile: option number past 65535 [RFC7252 3.1]',
-        steps: [
-          { label: 'step 1: CON GET /.well-known/core', hex: GET.toString('hex') },
-          { label: 'step 2: CON GET, option delta to 65804', hex: CRASH.toString('hex') },
-        ],
-      },
+/** A conforming GET of the discovery resource, then the datagram that crashes coap-crash-option. */
+const record = (over: Partial<FuzzFindingRecord> = {}) =>
+  crashRecord(
+    ['coap-crash-option'],
+    [
+      { label: 'step 1: CON GET /.well-known/core', hex: GET.toString('hex') },
+      { label: 'step 2: CON GET, option delta to 65804', hex: CRASH.toString('hex') },
     ],
-    ...over,
-  };
-}
+    { id: 'coap-crash-000000000001', requirements: [], ...over },
+  );
 
 const ioFor = (target: Target): Io => ({ scope: createScopeGuard(target), transcript: new TranscriptRecorder(), timeoutMs: 1000, peer: 'coap' });
 const OPTS = { thresholds: { ...DEFAULT_THRESHOLDS, hangMs: 1000 }, rebootWaitMs: 5000 };

@@ -14,7 +14,7 @@
 import fc from 'fast-check';
 import type { Check, CheckContext, CheckOutcome, FindingDraft, FuzzCase, FuzzProtocol, HttpInterface, Interface, MqttInterface, OracleKind, Principal, Target } from '../../model/index.js';
 import { batchLabel, runCampaign, type CampaignFinding } from '../../fuzz/campaign.js';
-import { DEFAULT_THRESHOLDS } from '../../fuzz/oracles.js';
+import { rebootWaitFor, thresholdsFor } from '../../fuzz/oracles.js';
 import { hexOf } from '../../protocols/common/io.js';
 import { coapCaseArb } from '../../protocols/coap/arbitraries.js';
 import { httpCaseArb } from '../../protocols/http/arbitraries.js';
@@ -26,8 +26,6 @@ import { concreteTopic, fuzzPrincipal, rulesOf, sentinelTopicOf } from '../../fu
 import { ioOf } from '../io.js';
 import { requirementsOf } from '../requirements.js';
 
-/** How long a crashed or hung device is given to answer again before the campaign stops. */
-export const REBOOT_WAIT_MS = 15_000;
 /** A campaign stops after this many distinct findings. */
 export const MAX_FINDINGS = 3;
 /**
@@ -174,7 +172,7 @@ async function fuzzInterface(ctx: CheckContext): Promise<CheckOutcome> {
   const iface = ctx.iface;
   const principal = fuzzPrincipal(ctx.target);
   const { cases, note } = await casesFor(ctx, iface, principal);
-  const thresholds = { ...DEFAULT_THRESHOLDS, ...ctx.fuzz };
+  const thresholds = thresholdsFor(ctx.ioTimeoutMs, ctx.fuzz);
   ctx.transcript.note(note);
   const r = await runCampaign({
     iface,
@@ -187,8 +185,8 @@ async function fuzzInterface(ctx: CheckContext): Promise<CheckOutcome> {
     numRuns: ctx.budget.numRuns * CASES_PER_RUN,
     timeMs: ctx.budget.timeMs,
     path: ctx.replay.path,
-    thresholds: { ...thresholds, hangMs: Math.max(ctx.ioTimeoutMs, 500) },
-    rebootWaitMs: ctx.control?.rebootWaitMs ?? ctx.target.control?.rebootWaitMs ?? Math.max(REBOOT_WAIT_MS, 4 * ctx.ioTimeoutMs),
+    thresholds,
+    rebootWaitMs: rebootWaitFor(ctx.target, ctx.ioTimeoutMs, ctx.control),
     maxFindings: MAX_FINDINGS,
     io: ioOf(ctx),
     onCase: (_n, summary) => ctx.caseDone(summary),

@@ -13,18 +13,17 @@ import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { EXIT, GauntletError } from '../../core/errors.js';
 import { createScopeGuard } from '../../core/scope.js';
-import { loadTargetFile, targetFromObject } from '../../core/target-file.js';
+import { loadTargetFile } from '../../core/target-file.js';
 import { TranscriptRecorder } from '../../core/transcript.js';
 import { CHECKS } from '../../checks/registry.js';
-import { REBOOT_WAIT_MS } from '../../checks/robustness/fuzz.js';
-import { DEFAULT_THRESHOLDS } from '../../fuzz/oracles.js';
+import { rebootWaitFor, thresholdsFor } from '../../fuzz/oracles.js';
 import { recordInterface, replayFuzzRecord } from '../../fuzz/replay-input.js';
 import { interfaceUrl, isFuzzRecordFile, readFuzzRecord, type FuzzFindingRecord } from '../../fuzz/store.js';
 import { readFindingFile } from '../../report/index.js';
-import { parseFlaws, startReferenceDevice, type RunningDevice } from '../../../targets/reference-device/index.js';
+import { parseFlaws } from '../../../targets/reference-device/index.js';
 import type { Profile, Target, TranscriptEntry } from '../../model/index.js';
 import { durationOption, useColor } from '../options.js';
-import { BUILTIN_TARGET, runSession } from '../session.js';
+import { BUILTIN_TARGET, runSession, startBuiltinDevice } from '../session.js';
 
 interface ReplayFlags {
   target?: string;
@@ -74,11 +73,7 @@ record could not be judged (the device did not answer before the replay).`,
         return;
       }
       const f = readFindingFile(file);
-      const recorded = f.run.targetSource;
-      const targetFile = flags.target ?? (recorded === BUILTIN_TARGET ? undefined : recorded);
-      if (targetFile && !existsSync(targetFile)) {
-        throw new GauntletError('CONFIG_NOT_FOUND', `${file}: the recorded target file ${targetFile} does not exist; pass --target`);
-      }
+      const targetFile = targetFileFor(file, f.run.targetSource, flags.target);
       const profile: Profile = { name: `replay ${f.finding.id}`, source: file, description: 'replay', checks: [f.instance.checkId], requirements: [] };
       if (!CHECKS.some((c) => c.id === f.instance.checkId)) {
         throw new GauntletError('CONFIG_INVALID', `${file}: check ${f.instance.checkId} is not known to this Gauntlet`);
@@ -107,21 +102,26 @@ record could not be judged (the device did not answer before the replay).`,
     });
 }
 
-/** Replays a fuzz finding record byte for byte; returns the exit code. */
-async function replayRecord(file: string, flags: ReplayFlags): Promise<number> {
-  const rec = readFuzzRecord(file);
-  const recorded = rec.target.source;
-  const targetFile = flags.target ?? (recorded === BUILTIN_TARGET ? undefined : recorded);
+/** The target file a replay uses: --target, else the recorded one (none: the built-in device); it must exist. */
+function targetFileFor(file: string, recorded: string, override: string | undefined): string | undefined {
+  const targetFile = override ?? (recorded === BUILTIN_TARGET ? undefined : recorded);
   if (targetFile && !existsSync(targetFile)) {
     throw new GauntletError('CONFIG_NOT_FOUND', `${file}: the recorded target file ${targetFile} does not exist; pass --target`);
   }
+  return targetFile;
+}
+
+/** Replays a fuzz finding record byte for byte; returns the exit code. */
+async function replayRecord(file: string, flags: ReplayFlags): Promise<number> {
+  const rec = readFuzzRecord(file);
+  const targetFile = targetFileFor(file, rec.target.source, flags.target);
   // Everything is validated before anything starts or is sent.
   let target: Target | undefined = targetFile ? loadTargetFile(targetFile) : undefined;
   if (target) recordInterface(target, rec);
   const flaws = targetFile ? [] : parseFlaws(rec.target.flaws.join(','));
   process.stdout.write(header(rec, file));
 
-  let device: RunningDevice | undefined;
+  let device: { close(): Promise<void> } | undefined;
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
@@ -132,12 +132,7 @@ async function replayRecord(file: string, flags: ReplayFlags): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     if (!target) {
-      try {
-        device = await startReferenceDevice({ flaws });
-      } catch (e) {
-        throw new GauntletError('DEVICE_START', `the built-in reference device did not start: ${(e as Error).message}`, { cause: e });
-      }
-      target = targetFromObject(device.targetFile(), BUILTIN_TARGET);
+      ({ device, target } = await startBuiltinDevice(flaws));
     }
     const iface = recordInterface(target, rec);
     process.stdout.write(`  to ${iface.id} of ${target.name} (${target.source}), ${interfaceUrl(iface)}\n`);
@@ -146,8 +141,8 @@ async function replayRecord(file: string, flags: ReplayFlags): Promise<number> {
       rec,
       { scope: createScopeGuard(target), transcript: new TranscriptRecorder(), timeoutMs: flags.ioTimeout, signal: controller.signal, peer: iface.id },
       {
-        thresholds: { ...DEFAULT_THRESHOLDS, hangMs: Math.max(flags.ioTimeout, 500) },
-        rebootWaitMs: target.control?.rebootWaitMs ?? Math.max(REBOOT_WAIT_MS, 4 * flags.ioTimeout),
+        thresholds: thresholdsFor(flags.ioTimeout),
+        rebootWaitMs: rebootWaitFor(target, flags.ioTimeout),
         // The built-in device is closed right after: no need to wait for it to come back.
         recover: device === undefined,
       },

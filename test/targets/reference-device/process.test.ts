@@ -24,6 +24,7 @@ import {
   type DeviceProcess,
 } from '../../../targets/reference-device/index.js';
 import { connackOn, rawMqtt, sleep } from './helpers.js';
+import { alive } from '../../../targets/interop/process.js';
 
 const units: DeviceProcess[] = [];
 const servers: Server[] = [];
@@ -74,16 +75,6 @@ function sendRaw(port: number, bytes: Buffer): Promise<void> {
     s.on('error', done);
     s.on('close', done);
   });
-}
-
-/** Whether a process with this pid exists (signal 0 only checks). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** A child entry that misbehaves: an ES module in a temp dir. */
