@@ -16,7 +16,11 @@
 //     brought it down is still a finding (not shrunk, not confirmed).
 //   - A case mutated from a corpus seed is then cut down further by delta
 //     debugging (its steps, then its bytes), each try sent to the device.
-//   - The shrunk batch is confirmed once more on the recovered device.
+//   - A failing batch is sent once more on the recovered device before it is
+//     shrunk, and the shrunk batch is confirmed once more after: a failure
+//     the input does not repeat on its own (state left by earlier cases, the
+//     device's own timer) is counted in one "unexplained" finding per oracle
+//     instead of being shrunk.
 //   - The campaign then goes on with the next seed segment for what is left
 //     of the budget (cases and time), up to `maxFindings`.
 // Every loop is bounded by the case count and the wall time.
@@ -238,6 +242,32 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     }
   };
 
+  /**
+   * A failure whose input did not do it again on its own: counted with the
+   * oracle's one "unexplained" finding (made by the first such failure).
+   */
+  const gather = (
+    verdict: OracleVerdict,
+    b: readonly FuzzCase[],
+    confirmDetail: string,
+    transcript: TranscriptEntry[],
+    seed: number,
+    path: string,
+    numRuns: number,
+    original = { cases: b.length, steps: b.reduce((n, c) => n + c.steps.length, 0) },
+    shrinks = 0,
+  ): void => {
+    const label = batchLabel(b);
+    const gathered = findings.find((f) => f.oracle === verdict.oracle && f.unexplained);
+    if (gathered) {
+      gathered.unexplained!.push(label);
+      note(`${verdict.oracle} again after "${label}", which did not do it again on its own: counted with finding ${findings.indexOf(gathered) + 1} (${gathered.unexplained!.length} times so far)`);
+      return;
+    }
+    findings.push({ unexplained: [label], oracle: verdict.oracle, detail: verdict.detail, cases: b, original, seed, path, numRuns, shrinks, confirmed: false, confirmDetail, transcript });
+    note(`finding ${findings.length}: ${verdict.oracle} after "${label}", which did not do it again on its own (replay: ${confirmDetail})`);
+  };
+
   let ended: CampaignEnd = 'budget';
   let endDetail = '';
   // Replay: `<segment>:<fast-check path>` names the chunk the case came from.
@@ -262,7 +292,10 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     let first: OracleVerdict | undefined;
     let original = { cases: 0, steps: 0 };
     let failing: { verdict: OracleVerdict; transcript: TranscriptEntry[] } | undefined;
+    /** The index of the run fast-check is on (its replay path), until the first failure. */
+    let run = replay ? Number(replay[2]!.split(':')[0]) || 0 : 0;
     const property = fc.asyncProperty(batches, async (b) => {
+      if (!first) run++;
       // Past the deadline or the case budget nothing more is sent, except to finish shrinking a failure (a grace period).
       const over = first ? Date.now() > deadline + SHRINK_GRACE_MS : Date.now() > deadline || cases >= o.numRuns;
       if (o.io.signal?.aborted || down || over) return true;
@@ -277,11 +310,25 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         if (!first) {
           // A case breaking the same rule as a finding's single case, with the same oracle: the same bug met
           // again. Counted, not shrunk again (every shrink attempt would crash the device once more).
-          const known = findings.find((f) => f.oracle === t.verdict!.oracle && f.cases.length === 1 && b.some((c) => c.label === f.cases[0]!.label));
+          const known = findings.find((f) => f.oracle === t.verdict!.oracle && !f.unexplained && f.cases.length === 1 && b.some((c) => c.label === f.cases[0]!.label));
           if (known) {
             repeats++;
             note(`${t.verdict.oracle} again on "${known.cases[0]!.label}" (finding ${findings.indexOf(known) + 1}): not shrunk again`);
             await recoverOrRemember();
+            return true;
+          }
+          // Sent once more on the recovered device before any shrinking: a device that fails on its own
+          // timer (or on state earlier cases left) would otherwise have its shrinker chase coincidences.
+          // A device that stays down still leaves this batch as the finding (unshrunk).
+          await recoverOrRemember();
+          const again = down || o.io.signal?.aborted ? undefined : await trial(b).catch((e: unknown) => {
+            if (!(e instanceof TargetDown)) throw e;
+            down = e;
+            return undefined;
+          });
+          if (again && again.verdict?.oracle !== t.verdict.oracle) {
+            gather(t.verdict, b, again.verdict ? `${again.verdict.oracle}: ${again.verdict.detail}` : SURVIVED, t.transcript, seed, `${segment}:${run - 1}`, run);
+            if (again.verdict) await recoverOrRemember();
             return true;
           }
           first = t.verdict;
@@ -289,7 +336,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         }
         failing = { verdict: t.verdict, transcript: t.transcript };
         // A device that does not come back still leaves this batch as the finding (unshrunk).
-        await recoverOrRemember();
+        if (!down) await recoverOrRemember();
         return false;
       } catch (e) {
         if (e instanceof TargetDown) {
@@ -357,16 +404,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
           note(endDetail);
         }
       }
-      const survived = !confirmed && confirmDetail === SURVIVED;
-      const gathered = survived ? findings.find((f) => f.oracle === oracle && f.unexplained) : undefined;
-      if (gathered) {
-        gathered.unexplained!.push(label);
-        note(`${oracle} again after "${label}", which did not do it again on its own: counted with finding ${findings.indexOf(gathered) + 1} (${gathered.unexplained!.length} times so far)`);
+      if (!confirmed && confirmDetail === SURVIVED) {
+        gather(failing?.verdict ?? first, shrunk, confirmDetail, transcript, r.seed, `${segment}:${r.counterexamplePath ?? ''}`, r.numRuns, original, r.numShrinks);
         if (down) break;
         continue;
       }
       findings.push({
-        ...(survived ? { unexplained: [label] } : {}),
         oracle: first.oracle,
         detail: failing?.verdict.detail ?? first.detail,
         cases: shrunk,

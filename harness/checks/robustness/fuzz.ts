@@ -136,7 +136,7 @@ function findingOf(f: CampaignFinding, iface: Interface): FindingDraft {
     summary,
     severity: f.oracle === 'invalid-response' ? 'medium' : 'high',
     evidence: {
-      observed: `${f.detail}\nreplay on the recovered device: ${f.confirmDetail}\nshrunk ${f.cases.length > 1 ? `batch of ${f.cases.length} cases` : 'case'} (${f.shrinks} shrinks):\n${steps}${before}`,
+      observed: `${f.detail}\nreplay on the recovered device: ${f.confirmDetail}\n${f.shrinks ? 'shrunk ' : ''}${f.cases.length > 1 ? `batch of ${f.cases.length} cases` : 'case'} ${f.shrinks ? `(${f.shrinks} shrinks)` : 'as sent'}:\n${steps}${before}`,
       declared: 'the device survives every input, answers in its protocol, keeps its state (STANDARDS.md C15)',
       source: 'robustness.fuzz: black-box oracles (probe after every batch)',
       transcript: f.transcript,

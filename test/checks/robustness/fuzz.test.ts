@@ -241,6 +241,9 @@ describe.concurrent('robustness.fuzz: batches and recovery', () => {
     expect(timed, out.reason).toBeDefined();
     expect(timed!.evidence.observed).toMatch(/the input sent just before each time:\n {2}1\. /);
     expect(timed!.evidence.fuzz!.confirmed).toBe(false);
+    expect(timed!.evidence.observed).toMatch(/\ncase as sent:\n/);
+    // Sent again at once on the recovered device, the input survives: no coincidence is shrunk or confirmed.
+    expect(out.findings.filter((f) => f.evidence.fuzz!.confirmed)).toEqual([]);
     expect(out.stats!['ended']).toBe('budget');
   }, 90_000);
 

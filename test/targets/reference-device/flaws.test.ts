@@ -154,8 +154,9 @@ const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])
   [
     'debug-port',
     (d) =>
+      // The banner, not an open port: once freed, the port may be any other suite's listener.
       tcpSession({ host: d.endpoints.https.host, port: debugPort }).then(
-        (s) => (s.close(), true),
+        (s) => s.waitFor('RD-1 debug shell', 1000).then(() => true, () => false).finally(() => s.close()),
         () => false,
       ),
   ],
