@@ -17,7 +17,10 @@ import type {
   FirstUsePolicy,
   TlsSettings,
   UpdateDeclaration,
+  PerformanceDeclaration,
+  PerformanceFloor,
 } from '../model/index.js';
+import { BENCH_PATHS, DEFAULT_FLOOD_LATENCY_MS, benchPathFits } from '../model/index.js';
 import { SUITE_IDS_BY_NAME } from '../protocols/dtls/codec.js';
 import { GauntletError } from './errors.js';
 import { parseDuration } from './duration.js';
@@ -259,6 +262,26 @@ const declaration = z.strictObject({
     .default({ mqttSys: false, banners: [] }),
   /** true: the device serves nothing in clear (no MQTT on 1883, no CoAP on 5683, no HTTP on 80, ...). */
   secureOnly: z.boolean().default(false),
+  /** Hot-path floors (gauntlet bench and gauntlet run gate on them) and the probe latency allowed under a flood. */
+  performance: z
+    .strictObject({
+      floodLatency: duration.default(`${DEFAULT_FLOOD_LATENCY_MS}ms`),
+      floors: z
+        .array(
+          z
+            .strictObject({
+              interface: id,
+              path: z.enum(BENCH_PATHS, { error: `expected one of ${BENCH_PATHS.join(', ')}` }),
+              /** Ops per second at least. */
+              min: z.number().positive().optional(),
+              /** p99 latency at most. */
+              p99: duration.optional(),
+            })
+            .refine((f) => f.min !== undefined || f.p99 !== undefined, { message: 'expected min (ops/s at least) or p99 (a latency at most), or both' }),
+        )
+        .default([]),
+    })
+    .optional(),
 });
 
 export const targetFileSchema = z.strictObject({
@@ -567,6 +590,17 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
       if (!SUITE_IDS_BY_NAME.has(suite)) throw invalid(['declaration', 'dtls', name, 'suites', k], `declaration.dtls.${name}.suites[${k}]`, `unknown cipher suite ${suite} (IANA names, e.g. TLS_PSK_WITH_AES_128_CCM_8)`);
     }
   }
+  let performance: PerformanceDeclaration | undefined;
+  if (d.performance) {
+    const floors = d.performance.floors.map((f, k): PerformanceFloor => {
+      const i = interfaces.find((x) => x.id === f.interface);
+      const at = ['declaration', 'performance', 'floors', k];
+      if (!i) throw invalid([...at, 'interface'], `declaration.performance.floors[${k}].interface`, `expected the id of an interface (got "${f.interface}"; interfaces: ${interfaces.map((x) => x.id).join(', ')})`);
+      if (!benchPathFits(f.path, i.protocol)) throw invalid([...at, 'path'], `declaration.performance.floors[${k}].path`, `${f.path} cannot be measured on ${i.id} (${i.protocol}); ${i.protocol} has ${BENCH_PATHS.filter((b) => benchPathFits(b, i.protocol)).join(', ')}`);
+      return { interface: f.interface, path: f.path, ...(f.min !== undefined ? { minRate: f.min } : {}), ...(f.p99 !== undefined ? { maxP99Ms: parseDuration(f.p99)! } : {}) };
+    });
+    performance = { floors, floodLatencyMs: parseDuration(d.performance.floodLatency)! };
+  }
   const declarationOut: Declaration = {
     identity: file.identity,
     dtls: d.dtls,
@@ -577,6 +611,7 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
     interfaces: d.interfaces,
     disclosure: d.disclosure,
     secureOnly: d.secureOnly,
+    ...(performance ? { performance } : {}),
   };
   return {
     name: file.name,

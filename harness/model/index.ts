@@ -7,3 +7,4 @@ export * from './profile.js';
 export * from './events.js';
 export * from './report.js';
 export * from './fuzz.js';
+export * from './bench.js';

@@ -1,6 +1,8 @@
 // A target as the harness uses it, after the target file was validated and
 // secrets were resolved. The YAML schema that produces it lives in core/.
 
+import type { PerformanceDeclaration } from './bench.js';
+
 export type Protocol = 'mqtt' | 'mqtts' | 'coap' | 'coaps' | 'http' | 'https';
 export type Role = 'server' | 'client';
 
@@ -292,6 +294,8 @@ export interface Declaration {
   readonly disclosure: DisclosureDeclaration;
   /** Declared secure-only: no plaintext listener (MQTT, CoAP, HTTP in clear) at all. */
   readonly secureOnly: boolean;
+  /** Throughput floors and latency ceilings per hot path, and the latency allowed under a flood; absent: none declared. */
+  readonly performance?: PerformanceDeclaration;
 }
 
 export interface Scope {

@@ -491,3 +491,37 @@ describe('interface tls blocks (mqtts, https)', () => {
     expect(t.interfaces[0]).toMatchObject({ port: 8883, tls: { caPem: `${pem.trim()}\n` } });
   });
 });
+
+describe('loadTargetFile: declaration.performance (bench floors)', () => {
+  const perf = (...floors: string[]) => variant({ 30: `      provisionAs: admin\n  performance:\n    floodLatency: 1500ms\n    floors:\n${floors.map((f) => `      - ${f}`).join('\n')}` });
+
+  it('reads floors (min ops/s, p99 as a duration) and the flood latency', () => {
+    const t = loadTargetFile(write(perf('{ interface: broker, path: mqtt.publish.qos1, min: 2000 }', '{ interface: web, path: http.request, p99: 50ms, min: 100 }')), ENV);
+    expect(t.declaration.performance).toEqual({
+      floodLatencyMs: 1500,
+      floors: [
+        { interface: 'broker', path: 'mqtt.publish.qos1', minRate: 2000 },
+        { interface: 'web', path: 'http.request', minRate: 100, maxP99Ms: 50 },
+      ],
+    });
+  });
+
+  it('no performance block: none declared', () => {
+    expect(loadTargetFile(write(variant()), ENV).declaration.performance).toBeUndefined();
+  });
+
+  it('names the floor whose interface is unknown, and lists the interfaces', () => {
+    const msg = expectError(perf('{ interface: nope, path: mqtt.publish.qos1, min: 1 }'), 'CONFIG_INVALID', 34, 'declaration.performance.floors[0].interface');
+    expect(msg).toMatch(/got "nope"; interfaces: broker, sensors, web/);
+  });
+
+  it('refuses a path the interface\'s protocol cannot carry, and says which it can', () => {
+    const msg = expectError(perf('{ interface: sensors, path: mqtt.connect, min: 1 }'), 'CONFIG_INVALID', 34, 'declaration.performance.floors[0].path');
+    expect(msg).toMatch(/mqtt\.connect cannot be measured on sensors \(coap\); coap has coap\.get, coap\.non, coap\.block/);
+  });
+
+  it('refuses an unknown path and a floor with neither min nor p99', () => {
+    expect(expectError(perf('{ interface: broker, path: mqtt.publish.qos3, min: 1 }'), 'CONFIG_INVALID', 34, 'declaration.performance.floors[0].path')).toMatch(/expected one of mqtt\.publish\.qos0/);
+    expect(expectError(perf('{ interface: broker, path: mqtt.connect }'), 'CONFIG_INVALID', 34, 'declaration.performance.floors[0]')).toMatch(/expected min \(ops\/s at least\) or p99/);
+  });
+});
