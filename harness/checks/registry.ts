@@ -14,6 +14,7 @@ import { firstUseChange } from './authentication/first-use-change.js';
 import { dtlsHandshake } from './transport/dtls-handshake.js';
 import { dtlsReplay } from './transport/dtls-replay.js';
 import { dtlsRobustness } from './transport/dtls-robustness.js';
+import { robustnessFlood } from './robustness/flood.js';
 import { robustnessFuzz } from './robustness/fuzz.js';
 import { transportPlaintext } from './transport/plaintext.js';
 import { transportTls } from './transport/tls.js';
@@ -28,7 +29,7 @@ import { updateWrongSigner } from './update/wrong-signer.js';
 
 export const CHECKS: readonly Check[] = [
   firstUseChange, defaultCredentials, anonymousAccess, bruteForce, credentialRobustness, mqttTopics, httpRoutes, coapResources, exposedSurface, unauthenticatedDisclosure,
-  dtlsHandshake, dtlsReplay, dtlsRobustness, transportTls, transportPlaintext, robustnessFuzz,
+  dtlsHandshake, dtlsReplay, dtlsRobustness, transportTls, transportPlaintext, robustnessFuzz, robustnessFlood,
   updateTamper, updateUnsigned, updateWrongSigner, updateRollback, updateTruncatedOversized, updateInterrupted, updateAuthorization, updateChannel,
 ];
 

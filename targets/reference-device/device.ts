@@ -2,7 +2,9 @@
 // lockout, device state, HTTP sessions, firmware slot and its vendor images,
 // update CA and device CA, MQTT broker also over TLS, CoAP server, HTTP API
 // also over TLS, and the debug-port flaw's shell) on free ports, and the
-// RunningDevice handle the harness and tests drive it through.
+// RunningDevice handle the harness and tests drive it through. The MQTT and
+// HTTP services share one connection gate (connection-gate.ts): the unit's
+// TCP connection slots and the HTTP API's request readers.
 //
 // With options.materialDir the unit's key material (firmware signing key and
 // images, update CA, device CA and server certificate) lives in that
@@ -16,6 +18,7 @@ import { mkdirSync } from 'node:fs';
 import { GauntletError } from '../../harness/core/errors.js';
 import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { Accounts } from './accounts.js';
+import { ConnectionGate } from './connection-gate.js';
 import { startCoapServer } from './coap-server.js';
 import { ADMIN_PSK_IDENTITY, SENSOR_PSK_IDENTITY, startCoapsServer, type PskAccount } from './coaps-server.js';
 import { startDebugShell } from './debug-shell.js';
@@ -158,6 +161,9 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   const tlsOptions = serverTlsOptions(deviceTls, legacyTls);
   const puller = new PullUpdater({ host: o.host, flaws, firmware, caPem: ca.certPem, log });
   closers.push(async () => puller.close());
+  // One budget of TCP connections for the whole unit, across service restarts.
+  const gate = new ConnectionGate({ flaws, log });
+  closers.push(async () => gate.close());
 
   // MQTT (plain and TLS), plain CoAP and HTTP (plain and TLS) run supervised: a
   // robustness flaw crashes or wedges the service and the watchdog restarts it
@@ -188,6 +194,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
       },
       onFault: faultTo(() => mqttSvc),
       isHung: () => mqttSvc?.state === 'hung',
+      gate,
     });
     try {
       const tls = await broker.listenTls(ports.mqtts, tlsOptions);
@@ -214,7 +221,7 @@ export async function startReferenceDevice(options: DeviceOptions = {}): Promise
   const coaps = await start('CoAP over DTLS', o.ports.coaps, () => startCoapsServer({ host: o.host, port: o.ports.coaps, flaws, state, firmware, identities, log, ...(o.faults === 'process' ? { onCrash: (r: string) => crashProcess('coaps', r) } : {}) }));
   let httpSvc: Supervised<DualService> | undefined;
   const startHttp = async (ports: { http: number; https: number }): Promise<DualService> => {
-    const api = await startHttpApi({ host: o.host, port: ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions, firmware, onFault: faultTo(() => httpSvc) });
+    const api = await startHttpApi({ host: o.host, port: ports.http, accounts, flaws, state, serial: o.identity.serial, log, sessions, firmware, onFault: faultTo(() => httpSvc), gate });
     try {
       const tls = await api.listenTls(ports.https, tlsOptions);
       return { port: api.port, tlsPort: tls.port, close: () => api.close() };

@@ -42,6 +42,8 @@ export const FLAWS = [
   'coap-crash-option',
   'coap-block-leak',
   'http-crash-header',
+  'no-connection-limit',
+  'slow-request-starvation',
 ] as const;
 
 export type Flaw = (typeof FLAWS)[number];
@@ -87,6 +89,10 @@ export const FLAW_INFO: Readonly<Record<Flaw, string>> = Object.freeze({
   'coap-block-leak': 'plain CoAP trusts Size1 of a Block1 transfer, pre-allocates it and never frees abandoned transfers: past 64 MiB the CoAP service dies (out of memory)',
   'http-crash-header':
     'an HTTP request target or header value over 1 KiB, or a malformed Host header (two of them, a port past 65535, characters no host has), kills the HTTP service (plain and TLS); the watchdog restarts it, sessions lost',
+  'no-connection-limit':
+    'the unit\'s 64 TCP connection slots (MQTT, MQTTS, HTTP and HTTPS together) have no per-service cap, no idle timeout and no eviction: connections that send nothing are kept for ever, and once the slots are taken every new connection waits unanswered in the backlog',
+  'slow-request-starvation':
+    'the HTTP API reads at most 8 request heads at once and sets no header deadline: 8 connections that send a request head a byte at a time (slowloris) hold every reader, and every other client waits unanswered until they finish',
 });
 
 export function isFlaw(name: string): name is Flaw {

@@ -25,6 +25,11 @@
 // answers everything else 308 Permanent Redirect to the same path on https
 // (before reading the body, so a password sent there is never checked). The
 // plaintext-credentials flaw serves the whole API on the plain port.
+//
+// Both ports take their connections through the unit's connection gate
+// (connection-gate.ts) when one is given: the connection slots, and the
+// readers of request heads (the slow-request-starvation flaw: no header
+// deadline, and Node's own request and header timeouts off).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -38,6 +43,7 @@ import { Sessions, type Session } from './sessions.js';
 import { closeTcp, listenTcp } from './sockets.js';
 import { handshakeFailure } from './tls.js';
 import { httpFault, type Fault } from './robustness-flaws.js';
+import type { ConnectionGate } from './connection-gate.js';
 
 /** The version every unit starts with. */
 export const FIRMWARE_VERSION = BASELINE_VERSION;
@@ -64,6 +70,8 @@ export interface HttpApiOptions {
   readonly firmware: Firmware;
   /** A robustness flaw fired on a request: the device's watchdog crashes the service. */
   readonly onFault?: (fault: Fault) => void;
+  /** The unit's connection slots and request readers (connection-gate.ts); without one every connection is read at once. */
+  readonly gate?: ConnectionGate;
 }
 
 export interface RunningHttp {
@@ -472,9 +480,11 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
       reply(res, { status: 500, body: { error: 'internal error' } }, true);
     });
   };
+  const slowHeads = opts.flaws.has('slow-request-starvation');
   const withTimeouts = <S extends Server>(s: S): S => {
-    s.requestTimeout = 10_000;
-    s.headersTimeout = 5_000;
+    // slow-request-starvation: no deadline at all on a request (0 = none).
+    s.requestTimeout = slowHeads ? 0 : 10_000;
+    s.headersTimeout = slowHeads ? 0 : 5_000;
     s.keepAliveTimeout = 5_000;
     return s;
   };
@@ -498,6 +508,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
     reply(res, { status: 308, body: { error: 'use https', location }, headers: { Location: location } }, true);
   };
   const server = withTimeouts(createServer(onPlainRequest));
+  opts.gate?.guard(server, 'http', 'http');
   const port = await listenTcp(server, opts.port, opts.host);
 
   const tlsListeners: { close(): Promise<void> }[] = [];
@@ -508,8 +519,10 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<RunningHttp> {
       if (closing) throw new Error('the HTTP API is closed');
       const tlsServer = withTimeouts(createHttpsServer(options, onRequest));
       tlsServer.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+        if (opts.gate?.dropped(socket)) return; // the gate closed it (idle, evicted): logged there
         opts.log(`https: TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${handshakeFailure(err)}`);
       });
+      opts.gate?.guard(tlsServer, 'https', 'http');
       const bound = await listenTcp(tlsServer, tlsPort, opts.host);
       httpsPort ??= bound;
       let closingTls: Promise<void> | undefined;

@@ -36,6 +36,10 @@
 // (not authorized) before its user name or password is looked at (so a
 // password sent there in clear is never checked, and never counts toward the
 // lockout). The plaintext-credentials flaw serves the plain port like mqtts.
+//
+// Both ports take their connections through the unit's connection gate
+// (connection-gate.ts) when one is given: a connection counts as
+// authenticated once its CONNECT is accepted.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
@@ -47,6 +51,7 @@ import { filterCovers, isValidFilter, topicMatches } from './topic-match.js';
 import { listenTcp, closeTcp } from './sockets.js';
 import { handshakeFailure } from './tls.js';
 import { MqttFrameScanner, type Fault } from './robustness-flaws.js';
+import type { ConnectionGate } from './connection-gate.js';
 
 /** Where refused publishes go: never forwarded to anyone. */
 const SINK_TOPIC = '$gauntlet/dropped';
@@ -136,6 +141,8 @@ export interface MqttBrokerOptions {
   readonly onFault?: (fault: Fault) => void;
   /** While true (a wedged service), new connections are accepted and never answered. */
   readonly isHung?: () => boolean;
+  /** The unit's connection slots (connection-gate.ts); without one every connection is admitted at once. */
+  readonly gate?: ConnectionGate;
 }
 
 export interface RunningMqtt {
@@ -178,6 +185,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
       if (username === undefined || username === '') {
         if (flaws.has('anonymous-mqtt')) {
           principals.set(client, { user: null, role: 'anonymous' });
+          opts.gate?.activate(client.conn);
           log('mqtt: anonymous client accepted');
           return done(null, true);
         }
@@ -192,6 +200,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
         return done(refusal(5, 'not authorized'), null);
       }
       principals.set(client, { user: result.account.user, role: result.account.role });
+      opts.gate?.activate(client.conn);
       done(null, true);
     },
     authorizePublish(client, packet, done) {
@@ -292,6 +301,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
     plain.add(socket);
     accept(socket);
   });
+  opts.gate?.guard(server, 'mqtt', 'mqtt');
   let port: number;
   try {
     port = await listenTcp(server, opts.port, opts.host);
@@ -308,8 +318,10 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<RunningM
       if (closing) throw new Error('the broker is closed');
       const tlsServer = createTlsServer({ ...options, noDelay: true }, (socket: TLSSocket) => accept(socket));
       tlsServer.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+        if (opts.gate?.dropped(socket)) return; // the gate closed it (idle, evicted): logged there
         log(`mqtts: TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${handshakeFailure(err)}`);
       });
+      opts.gate?.guard(tlsServer, 'mqtts', 'mqtt');
       const bound = await listenTcp(tlsServer, tlsPort, opts.host);
       let closingTls: Promise<void> | undefined;
       const listener: RunningListener = {

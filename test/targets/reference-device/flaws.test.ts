@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
-import { connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GauntletError } from '../../../harness/core/errors.js';
@@ -15,6 +15,7 @@ import { FLAWS, FLAW_INFO, parseFlaws, startReferenceDevice, type Flaw, type Run
 import {
   coapRequest,
   cutUpload,
+  dial,
   freeTcpPort,
   http,
   login,
@@ -238,7 +239,62 @@ const PROBES: readonly (readonly [Flaw, (d: RunningDevice) => Promise<boolean>])
   // PUT /fw, Block1 num 0 M=1 szx 0, Size1 0xffffffff, 16 bytes.
   ['coap-block-leak', async (d) => knocksOut(d, 'coap', () => rawUdp(d.endpoints.coap.port, Buffer.from(`40031235b26677d10308d414ffffffffff${'61'.repeat(16)}`, 'hex')))],
   ['http-crash-header', async (d) => knocksOut(d, 'http', () => rawTcp(d.endpoints.http.port, Buffer.from(`GET /api/health HTTP/1.1\r\nHost: x\r\nX-Long: ${'a'.repeat(2000)}\r\n\r\n`)))],
+  // Resilience under load (robustness.flood). The slots are the unit's: 80 idle connections to the
+  // plain HTTP port starve HTTPS too, unless each service's unauthenticated connections are capped.
+  ['no-connection-limit', async (d) => !(await servedDuring(d, () => holdIdle(d.endpoints.http, 80)))],
+  // Ten request heads left unfinished hold every one of the API's eight readers, unless the slowest is evicted.
+  ['slow-request-starvation', async (d) => !(await servedDuring(d, () => holdSlowHeads(d.endpoints.https, 10)))],
 ];
+
+/** Whether GET /api/health on https is answered within 1 s while `flood` holds its sockets; then they are closed and the unit must serve again. */
+async function servedDuring(d: RunningDevice, flood: () => Promise<Socket[]>): Promise<boolean> {
+  const held = await flood();
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    return await healthWithin(d.endpoints.https, 1000);
+  } finally {
+    for (const s of held) s.destroy();
+    const until = Date.now() + 5000;
+    while (!(await healthWithin(d.endpoints.https, 500)) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One GET /api/health on a connection of its own: true when a status line comes back within `ms`. */
+function healthWithin(ep: { host: string; port: number; tls?: boolean }, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const { socket, ready } = dial(ep);
+    const done = (ok: boolean) => (clearTimeout(timer), socket.destroy(), resolve(ok));
+    const timer = setTimeout(() => done(false), ms);
+    socket.on(ready, () => socket.write('GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    socket.on('data', (b: Buffer) => done(b.toString('latin1').startsWith('HTTP/1.1 ')));
+    socket.on('error', () => done(false));
+    socket.on('close', () => done(false));
+  });
+}
+
+/** `n` TCP connections that send nothing, once all are connected. */
+function holdIdle(ep: { host: string; port: number }, n: number): Promise<Socket[]> {
+  return Promise.all(
+    Array.from({ length: n }, () => new Promise<Socket>((resolve) => {
+      const s = tcpConnect(ep.port, ep.host);
+      s.on('error', () => {});
+      s.once('connect', () => resolve(s));
+      s.once('close', () => resolve(s));
+    })),
+  );
+}
+
+/** `n` connections (TLS for https) that each sent the start of a request head and nothing more. */
+function holdSlowHeads(ep: { host: string; port: number; tls?: boolean }, n: number): Promise<Socket[]> {
+  return Promise.all(
+    Array.from({ length: n }, () => new Promise<Socket>((resolve) => {
+      const { socket, ready } = dial(ep);
+      socket.on('error', () => {});
+      socket.once(ready, () => socket.write('GET /api/health HTTP/1.1\r\nHost: x\r\nX-Slow: a', () => resolve(socket)));
+      socket.once('close', () => resolve(socket));
+    })),
+  );
+}
 
 /** Whether a service answers a cheap probe now (MQTT: CONNACK on mqtts; CoAP: GET; HTTP: GET /api/health). */
 async function serviceUp(d: RunningDevice, svc: 'mqtt' | 'coap' | 'http'): Promise<boolean> {
