@@ -9,14 +9,37 @@ import { parseArgs } from 'node:util';
 import { describeError, EXIT, GauntletError, isGauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
 import { DEFAULT_TIMING, hotPathSuites, runSuite, type BenchTiming, type SuiteResult, type TaskStats } from './hot-paths.js';
+import { coapComparison } from './efficiency/coap.js';
+import { httpComparison } from './efficiency/http.js';
+import { mqttComparison } from './efficiency/mqtt.js';
+import type { Comparison, ComparisonRun } from './efficiency/types.js';
+import { ensureBenchPackages } from './efficiency/tools.js';
 
 /** Bump when a field changes meaning; readers refuse versions they do not know. */
 const BENCH_FORMAT = 'gauntlet-bench/1';
 
-const USAGE = `usage: node dist/harness/bench/main.js [--json FILE]
+/** Measured time per row of a load generator comparison, ms. */
+const LOAD_ROW_MS = 3000;
 
-Runs Gauntlet's hot-path micro-benchmarks (${DEFAULT_TIMING.timeMs} ms per task after ${DEFAULT_TIMING.warmupMs} ms warm-up)
-and prints one table per suite. --json FILE also writes the results (format ${BENCH_FORMAT}).`;
+const COMPARISONS: readonly (readonly [string, ComparisonRun])[] = [
+  ['http', httpComparison],
+  ['mqtt', mqttComparison],
+  ['coap', coapComparison],
+];
+
+const USAGE = `usage: npm run bench [-- --only hot|load] [--json FILE]
+
+1. Hot paths: Gauntlet's codecs, case generation, mutation and the fuzz check
+   loop, with tinybench (${DEFAULT_TIMING.timeMs} ms per task after ${DEFAULT_TIMING.warmupMs} ms warm-up), each beside
+   its baseline (mqtt-packet, coap-packet, llhttp, raw sockets).
+2. Load generator efficiency: Gauntlet's device load paths beside a ceiling on
+   the same local server in the same run (wrk for HTTP, a raw-socket writer and
+   mosquitto_pub for MQTT into Mosquitto, a raw dgram loop for CoAP into
+   libcoap), ${LOAD_ROW_MS / 1000} s per row; the ratio says whether the generator could be
+   what limits a device's figure (target: 0.9 or more). A missing tool (Debian
+   packages wrk, mosquitto, mosquitto-clients, libcoap3-bin) skips its row and says so.
+
+--only hot|load runs one part. --json FILE also writes the results (format ${BENCH_FORMAT}).`;
 
 interface Machine {
   readonly cpu: string;
@@ -33,6 +56,7 @@ interface BenchFile {
   readonly timing: BenchTiming;
   readonly machine: Machine;
   readonly suites: readonly SuiteResult[];
+  readonly comparisons: readonly Comparison[];
 }
 
 function machine(): Machine {
@@ -64,10 +88,33 @@ function formatSuite(s: SuiteResult): string {
   return [`${s.title}; one op = one ${s.unit}`, line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-function main(argv: readonly string[]): number {
+const rateText = (n: number) => int.format(n);
+
+function formatComparison(c: Comparison): string {
+  const ceiling = c.rows.find((r) => r.ceiling)?.rate;
+  const head = ['row', 'rate /s', 'x ceiling', 'note'];
+  const rows = c.rows.map((r) => [
+    r.name,
+    r.rate === undefined ? '-' : rateText(r.rate),
+    r.rate === undefined || !ceiling ? '' : (r.rate / ceiling).toFixed(2),
+    r.skipped ? `skipped: ${r.skipped}` : (r.note ?? ''),
+  ]);
+  const width = [0, 1, 2].map((i) => Math.max(head[i]!.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) => `  ${cells[0]!.padEnd(width[0]!)}  ${cells[1]!.padStart(width[1]!)}  ${cells[2]!.padStart(width[2]!)}  ${cells[3]}`.trimEnd();
+  const verdict =
+    c.ratio === undefined ? 'ratio: not measured (a row was skipped)' : `ratio Gauntlet / ceiling: ${c.ratio.toFixed(2)} (target ${c.target.toFixed(2)}: ${c.ratio >= c.target ? 'met' : 'NOT met'})`;
+  return [`${c.title}`, `  ${c.setup}`, line(head), line(width.map((w) => '-'.repeat(w)).concat('----')), ...rows.map(line), `  ${verdict}`].join('\n');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: { json: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { json: { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (e) {
     throw new GauntletError('USAGE', `${describeError(e)}\n${USAGE}`);
   }
@@ -75,21 +122,36 @@ function main(argv: readonly string[]): number {
     console.log(USAGE);
     return EXIT.ok;
   }
+  if (values.only !== undefined && values.only !== 'hot' && values.only !== 'load') throw new GauntletError('USAGE', `--only takes hot or load (got "${values.only}")\n${USAGE}`);
+  const hot = values.only !== 'load';
+  const load = values.only !== 'hot';
   const started = Date.now();
   const timing = DEFAULT_TIMING;
-  console.log(`Gauntlet hot-path benchmarks: tinybench, ${timing.timeMs} ms per task after ${timing.warmupMs} ms warm-up.\nµs are per op; x baseline = ops/s ÷ the baseline's ops/s (above 1 = faster).\n`);
   const results: SuiteResult[] = [];
-  for (const suite of hotPathSuites()) {
-    const r = runSuite(suite, timing);
-    results.push(r);
-    console.log(`${formatSuite(r)}\n`);
+  if (hot) {
+    console.log(`Gauntlet hot-path benchmarks: tinybench, ${timing.timeMs} ms per task after ${timing.warmupMs} ms warm-up.\nµs are per op; x baseline = ops/s ÷ the baseline's ops/s (above 1 = faster).\n`);
+    for (const suite of hotPathSuites()) {
+      const r = runSuite(suite, timing);
+      results.push(r);
+      console.log(`${formatSuite(r)}\n`);
+    }
+  }
+  const comparisons: Comparison[] = [];
+  if (load) {
+    console.log(`Load generator efficiency: ${LOAD_ROW_MS / 1000} s per row, every row against the same local server in this run.\n`);
+    ensureBenchPackages((l) => console.log(l));
+    for (const [name, run] of COMPARISONS) {
+      const c = await run({ durationMs: LOAD_ROW_MS, log: (l) => console.log(`  ${l.startsWith(`${name}:`) ? l : `${name}: ${l}`}`) });
+      comparisons.push(c);
+      console.log(`${formatComparison(c)}\n`);
+    }
   }
   const m = machine();
   const runTimeMs = Date.now() - started;
   console.log(`Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.platform}`);
   console.log(`Run time: ${(runTimeMs / 1000).toFixed(1)} s`);
   if (values.json !== undefined) {
-    const file: BenchFile = { format: BENCH_FORMAT, gauntlet: harnessVersion(), startedAt: new Date(started).toISOString(), runTimeMs, timing, machine: m, suites: results };
+    const file: BenchFile = { format: BENCH_FORMAT, gauntlet: harnessVersion(), startedAt: new Date(started).toISOString(), runTimeMs, timing, machine: m, suites: results, comparisons };
     try {
       mkdirSync(dirname(values.json), { recursive: true });
       writeFileSync(values.json, `${JSON.stringify(file, null, 2)}\n`);
@@ -102,7 +164,7 @@ function main(argv: readonly string[]): number {
 }
 
 try {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
   if (isGauntletError(e)) {
     console.error(`gauntlet bench: ${e.message}`);

@@ -35,6 +35,22 @@ export const CONNACK_V5: Readonly<Record<number, string>> = {
   0x9f: 'connection rate exceeded',
 };
 
+/** Every MQTT 5.0 failure reason code (section 2.4): CONNACK's and those of PUBACK, PUBREC, PUBCOMP, SUBACK and DISCONNECT. */
+export const REASON_V5: Readonly<Record<number, string>> = {
+  ...CONNACK_V5,
+  0x8e: 'session taken over',
+  0x91: 'packet identifier in use',
+  0x92: 'packet identifier not found',
+  0x93: 'receive maximum exceeded',
+  0x96: 'message rate too high',
+  0x98: 'administrative action',
+};
+
+/** A v5 reason code as `0x87 not authorized`. */
+export function reasonText(code: number): string {
+  return `0x${code.toString(16).padStart(2, '0')}${REASON_V5[code] ? ` ${REASON_V5[code]}` : ''}`;
+}
+
 export function connackMeaning(version: 4 | 5, code: number): string {
   const table = version === 5 ? CONNACK_V5 : CONNACK_V4;
   return table[code] ?? `unknown code 0x${code.toString(16)}`;
