@@ -14,6 +14,7 @@ import { firstUseChange } from './authentication/first-use-change.js';
 import { dtlsHandshake } from './transport/dtls-handshake.js';
 import { dtlsReplay } from './transport/dtls-replay.js';
 import { dtlsRobustness } from './transport/dtls-robustness.js';
+import { performanceBench, performanceFloors } from './performance/hot-paths.js';
 import { robustnessFlood } from './robustness/flood.js';
 import { robustnessFuzz } from './robustness/fuzz.js';
 import { transportPlaintext } from './transport/plaintext.js';
@@ -30,6 +31,7 @@ import { updateWrongSigner } from './update/wrong-signer.js';
 export const CHECKS: readonly Check[] = [
   firstUseChange, defaultCredentials, anonymousAccess, bruteForce, credentialRobustness, mqttTopics, httpRoutes, coapResources, exposedSurface, unauthenticatedDisclosure,
   dtlsHandshake, dtlsReplay, dtlsRobustness, transportTls, transportPlaintext, robustnessFuzz, robustnessFlood,
+  performanceFloors, performanceBench,
   updateTamper, updateUnsigned, updateWrongSigner, updateRollback, updateTruncatedOversized, updateInterrupted, updateAuthorization, updateChannel,
 ];
 

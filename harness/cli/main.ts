@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, EXIT, isGauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
+import { registerBench } from './commands/bench.js';
 import { registerDevice } from './commands/device.js';
 import { registerFuzz } from './commands/fuzz.js';
 import { registerList } from './commands/list.js';
@@ -40,6 +41,7 @@ Exit codes: 0 gate passed, 1 findings failed the gate, 2 usage or config error,
   registerRun(program);
   registerFuzz(program);
   registerReplay(program);
+  registerBench(program);
   registerDevice(program);
   registerList(program);
   return program;

@@ -3,8 +3,9 @@
 // reporters, handle Ctrl-C by writing what there is, and compute the exit
 // code from the gate. `run` and `replay` both come through here.
 
+import { cpus, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
-import type { Budget, CheckResult, FuzzTuning, Profile, Protocol, RunMeta, Target, TargetControl } from '../model/index.js';
+import type { BenchSettings, Budget, CheckResult, FuzzTuning, Profile, Protocol, RunMeta, Target, TargetControl } from '../model/index.js';
 import { EXIT, GauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
 import { plan } from '../core/planner.js';
@@ -12,6 +13,8 @@ import { runChecks } from '../core/runner.js';
 import { loadTargetFile, targetFromObject } from '../core/target-file.js';
 import { CHECKS } from '../checks/registry.js';
 import {
+  BENCH_FILE,
+  BenchWriter,
   ConsoleReporter,
   EventLogReporter,
   FindingsWriter,
@@ -77,6 +80,8 @@ export interface SessionOptions {
   readonly deviceProcess?: boolean;
   /** Fuzz oracle thresholds (gauntlet fuzz --latency-*). */
   readonly fuzz?: FuzzTuning;
+  /** Device benchmark settings (gauntlet bench). */
+  readonly bench?: BenchSettings;
   /** Fuzz: also keep every fuzz finding's exact input in this corpus directory (corpora/findings). */
   readonly corpusDir?: string;
   readonly argv: readonly string[];
@@ -100,6 +105,12 @@ export function exitCodeFor(results: readonly CheckResult[], gate: Gate, interru
 }
 
 const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@,=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** The machine a run's figures are read against. */
+export function machineOf(): { cpu: string; cores: number; memoryGiB: number } {
+  const all = cpus();
+  return { cpu: all[0]?.model.trim() || 'unknown', cores: all.length, memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10 };
+}
 
 export async function runSession(o: SessionOptions): Promise<SessionResult> {
   if (o.targetFile && o.flaws.length > 0) {
@@ -150,6 +161,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       argv: [...o.argv],
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
+      machine: machineOf(),
     };
     const json = new JsonReporter(join(reportDir, REPORT_FILE));
     const corpus = o.corpusDir !== undefined ? new FuzzCorpusWriter(o.corpusDir, target.interfaces) : undefined;
@@ -160,6 +172,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       json,
       new JunitReporter(join(reportDir, JUNIT_FILE)),
       new FindingsWriter(reportDir),
+      new BenchWriter(join(reportDir, BENCH_FILE)),
     ]);
     const outcome = await runChecks({
       target,
@@ -172,11 +185,13 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       replayPath: o.replayPath,
       ...(control ? { control } : {}),
       ...(o.fuzz ? { fuzz: o.fuzz } : {}),
+      ...(o.bench ? { bench: o.bench } : {}),
       replayCommand: ({ fileId }) => `gauntlet replay ${shellQuote(join(relDir, findingFilePath(fileId)))}`,
     });
     await mux.idle();
     for (const f of mux.errors()) process.stderr.write(`gauntlet: reporter ${f.reporter} failed on ${f.event}: ${f.message}\n`);
-    process.stdout.write(`\nreports: ${relDir}/ (${REPORT_FILE}, ${JUNIT_FILE}, ${EVENTS_FILE}${outcome.results.some((r) => r.findings.length) ? ', findings/' : ''})\n`);
+    const benched = outcome.results.some((r) => r.bench?.length);
+    process.stdout.write(`\nreports: ${relDir}/ (${REPORT_FILE}, ${JUNIT_FILE}, ${EVENTS_FILE}${benched ? `, ${BENCH_FILE}` : ''}${outcome.results.some((r) => r.findings.length) ? ', findings/' : ''})\n`);
     const kept = corpus?.written() ?? [];
     if (kept.length) process.stdout.write(`fuzz corpus: ${kept.length} finding input(s) kept (${kept.map((f) => relative(process.cwd(), f)).join(', ')}); replay one with: gauntlet replay FILE\n`);
     return {

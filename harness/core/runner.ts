@@ -11,6 +11,7 @@ import type {
   CheckResult,
   Finding,
   FuzzTuning,
+  BenchSettings,
   Interface,
   RunEvent,
   RunMeta,
@@ -47,6 +48,8 @@ export interface RunnerOptions {
   readonly control?: TargetControl;
   /** Fuzz oracle thresholds for this run. */
   readonly fuzz?: FuzzTuning;
+  /** Device benchmark settings, handed to every check. */
+  readonly bench?: BenchSettings;
   /** The shell command that reproduces a finding, from its file id. */
   replayCommand(finding: { instanceId: string; fileId: string }): string;
 }
@@ -230,6 +233,7 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
         findings,
         evidence: outcome?.evidence,
         ...(outcome?.stats ? { stats: outcome.stats } : {}),
+        ...(outcome?.bench ? { bench: outcome.bench } : {}),
         errorCode,
       };
       if (emitEnd) await emit({ type: 'check-end', result });
@@ -250,6 +254,7 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
       target,
       ...(control ? { control } : {}),
       ...(opts.fuzz ? { fuzz: opts.fuzz } : {}),
+      ...(opts.bench ? { bench: opts.bench } : {}),
       iface,
       instance,
       scope,

@@ -7,6 +7,7 @@ import type { Evidence, Severity, TranscriptEntry } from './evidence.js';
 import type { Interface, Principal, Protocol, Target } from './target.js';
 import type { Verdict } from './verdict.js';
 import type { FuzzTuning } from './fuzz.js';
+import type { BenchPath, PathResult } from './bench.js';
 
 export interface CheckDescriptor {
   /** Stable id, e.g. `auth.default-credentials`. */
@@ -70,6 +71,8 @@ export interface CheckOutcome {
   readonly cases?: number;
   /** Figures a lab reads at a glance (fuzz: cases/s, probes, restarts, how the campaign ended). */
   readonly stats?: Stats;
+  /** Device benchmarks: one result per hot path measured. */
+  readonly bench?: readonly PathResult[];
 }
 
 export type Stats = Readonly<Record<string, number | string>>;
@@ -106,6 +109,18 @@ export interface TargetControl {
   restart(signal: AbortSignal): Promise<string>;
 }
 
+/** How `gauntlet bench` (and the floors check of `gauntlet run`) drives each hot path. */
+export interface BenchSettings {
+  /** Measured time per path, ms. */
+  readonly durationMs: number;
+  /** Connections (sockets, sessions) per path; undefined: each path's own default. */
+  readonly connections?: number;
+  /** Requests or messages in flight per connection; undefined: each path's own default. */
+  readonly inFlight?: number;
+  /** Only these paths (others are not planned). */
+  readonly paths?: readonly BenchPath[];
+}
+
 /** Bound on property-based runs and fuzz campaigns. */
 export interface Budget {
   readonly numRuns: number;
@@ -120,6 +135,8 @@ export interface CheckContext {
   readonly control?: TargetControl;
   /** Fuzz oracle thresholds set for this run (defaults otherwise). */
   readonly fuzz?: FuzzTuning;
+  /** Device benchmark settings set for this run (gauntlet bench; defaults otherwise). */
+  readonly bench?: BenchSettings;
   readonly iface: Interface;
   readonly instance: CheckInstance;
   readonly scope: ScopeGuard;

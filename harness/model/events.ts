@@ -4,6 +4,7 @@
 import type { CheckInstance, Stats } from './check.js';
 import type { Evidence, Finding } from './evidence.js';
 import type { Verdict, VerdictCounts } from './verdict.js';
+import type { PathResult } from './bench.js';
 
 export const EVENT_LOG_FORMAT = 'gauntlet-events/1';
 export const REPORT_FORMAT = 'gauntlet-report/1';
@@ -24,6 +25,8 @@ export interface RunMeta {
   readonly argv: readonly string[];
   readonly node: string;
   readonly platform: string;
+  /** The machine the harness ran on (benchmarks are read against it). */
+  readonly machine?: { readonly cpu: string; readonly cores: number; readonly memoryGiB: number };
   readonly shard?: { readonly index: number; readonly total: number };
 }
 
@@ -45,6 +48,8 @@ export interface CheckResult {
   readonly findings: readonly Finding[];
   readonly evidence?: Evidence;
   readonly stats?: Stats;
+  /** Device benchmarks: one result per hot path measured. */
+  readonly bench?: readonly PathResult[];
   /** For verdict 'error': the harness error code. */
   readonly errorCode?: string;
 }

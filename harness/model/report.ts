@@ -5,6 +5,7 @@ import type { RunMeta } from './events.js';
 import type { Stats } from './check.js';
 import type { Evidence, Severity } from './evidence.js';
 import type { Verdict, VerdictCounts } from './verdict.js';
+import type { PathResult } from './bench.js';
 
 export interface ReportFinding {
   readonly id: string;
@@ -30,6 +31,8 @@ export interface ReportCheck {
   readonly evidence?: Evidence;
   /** Figures of the check (fuzz campaigns: cases, cases/s, probes, restarts, end). */
   readonly stats?: Stats;
+  /** Device benchmarks (performance checks): per hot path, rate, latency percentiles, errors and settings. */
+  readonly bench?: readonly PathResult[];
 }
 
 export interface Report {

@@ -7,6 +7,7 @@
 
 import type { CheckResult, PlannedInstance, Report, ReportCheck, RunEvent, RunMeta, Verdict } from '../model/index.js';
 import { ReportBuilder } from './report-builder.js';
+import { benchResults, benchTable } from './bench-table.js';
 import type { Reporter } from './reporter.js';
 
 export interface ConsoleReporterOptions {
@@ -47,6 +48,8 @@ interface Running {
   /** Fuzz: cases an oracle fired on (shrink attempts included), and the last one. */
   oracles: number;
   lastOracle?: string;
+  /** Bench: what the path being measured has done so far. */
+  bench?: string;
   /** When the last plain (not a TTY) progress line was printed. */
   lastPlain: number;
 }
@@ -55,6 +58,8 @@ interface Running {
 export const PLAIN_PROGRESS_MS = 30_000;
 /** A case summary that starts with an oracle's name: a fuzz case the oracle fired on. */
 const ORACLE_CASE = /^(crash|hang|reboot|invalid-response|latency): /;
+/** A bench progress report: `bench: mqtt.publish.qos1 12,345 ops, 2,468/s`. */
+const BENCH_CASE = /^bench: (.*)$/;
 
 export class ConsoleReporter implements Reporter {
   readonly name = 'console';
@@ -106,6 +111,8 @@ export class ConsoleReporter implements Reporter {
     if (this.current?.id !== instanceId) return;
     const c = this.current;
     c.cases = Math.max(c.cases, n);
+    const bench = BENCH_CASE.exec(summary)?.[1];
+    if (bench) c.bench = bench;
     const oracle = ORACLE_CASE.exec(summary)?.[1];
     if (oracle) {
       c.oracles++;
@@ -171,6 +178,13 @@ export class ConsoleReporter implements Reporter {
     const checks = report.checks;
     if (checks.length === 0) lines.push('No checks were planned.');
     else lines.push(...this.table(checks));
+
+    const bench = benchResults(report);
+    if (bench.length > 0) {
+      const m = report.run.machine;
+      lines.push('', this.paint(BOLD, `Bench (Node ${report.run.node}${m ? `, ${m.cpu}, ${m.cores} cores` : ''}):`));
+      lines.push(...benchTable(bench, Math.max(30, this.width - 100)).map((l) => `  ${l}`));
+    }
 
     const findings = checks.flatMap((c) => c.findings.map((f) => ({ c, f })));
     if (findings.length > 0) {
@@ -242,6 +256,7 @@ export class ConsoleReporter implements Reporter {
   /** `1234 cases, 41.2/s, oracle fired 3 times (last: crash)`; the rate once a second has passed. */
   private progressFigures(c: Running): string {
     const elapsed = this.now() - c.startedAt;
+    if (c.bench) return c.bench;
     let text = `${c.cases} ${c.cases === 1 ? 'case' : 'cases'}`;
     if (elapsed >= 1000 && c.cases > 0) text += `, ${(c.cases / (elapsed / 1000)).toFixed(1)}/s`;
     if (c.oracles > 0) text += `, oracle fired ${c.oracles} ${c.oracles === 1 ? 'time' : 'times'} (last: ${c.lastOracle})`;

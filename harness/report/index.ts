@@ -17,3 +17,4 @@ export * from './paths.js';
 export * from './format-version.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { xmlAttr, xmlText } from './xml.js';
+export * from './bench-table.js';

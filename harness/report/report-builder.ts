@@ -153,6 +153,7 @@ function fromResult(r: CheckResult): ReportCheck {
     findings,
     ...(r.evidence !== undefined ? { evidence: r.evidence } : {}),
     ...(r.stats !== undefined ? { stats: r.stats } : {}),
+    ...(r.bench !== undefined ? { bench: r.bench } : {}),
   };
 }
 

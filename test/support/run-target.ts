@@ -2,7 +2,7 @@
 // and interop suites: same planner, checks and monitors as `gauntlet run`,
 // without reports on disk. Pinned seed so CI replays the same cases.
 
-import type { Check, CheckResult, RunEvent, Target } from '../../harness/model/index.js';
+import type { BenchSettings, Check, CheckResult, RunEvent, Target } from '../../harness/model/index.js';
 import { plan } from '../../harness/core/planner.js';
 import { runChecks } from '../../harness/core/runner.js';
 import { loadProfile } from '../../harness/core/profile-file.js';
@@ -30,6 +30,8 @@ export async function runAgainst(
     ioTimeoutMs?: number;
     /** Run just these checks (all their instances), instead of the default profile's. */
     checks?: readonly Check[];
+    /** Device benchmark settings (performance checks). */
+    bench?: BenchSettings;
   } = {},
 ): Promise<RunResult> {
   const resolved = 'format' in target ? targetFromObject(target, 'test-target') : target;
@@ -64,6 +66,7 @@ export async function runAgainst(
     budget: { numRuns: opts.numRuns ?? 30, timeMs: opts.timeMs ?? 15_000 },
     replayPath: opts.replayPath,
     replayCommand: ({ fileId }) => `gauntlet replay findings/${fileId}.json`,
+    ...(opts.bench ? { bench: opts.bench } : {}),
   });
   const byId = new Map(outcome.results.map((r) => [r.instance.id, r]));
   return { results: outcome.results, events, byId, failing: outcome.results.filter((r) => r.verdict === 'fail').map((r) => r.instance.id).sort() };
