@@ -39,7 +39,7 @@ describe('loadProfile', () => {
     const p = loadProfile(DEFAULT_PROFILE, CHECKS.map((c) => c.id));
     expect(p.name).toBe('default');
     expect(p.source).toBe(builtinProfilePath('default'));
-    expect(p.checks).toEqual(['auth.*', 'access.*', 'transport.*', 'robustness.*', 'update.*']);
+    expect(p.checks).toEqual(['auth.*', 'access.*', 'transport.*', 'robustness.*', 'update.*', 'performance.floors']);
     expect(p.description).not.toBe('');
   });
 
