@@ -121,6 +121,27 @@ export const SETTLE_MS = 5;
 /** Cases per fast-check run (a chunk); each chunk has its own seed, derived from the campaign's. */
 export const CHUNK_CASES = 1000;
 
+/** Resolved: what a hook that does nothing returns. */
+const NO_HOOK = Promise.resolve();
+
+/**
+ * The property as fast-check runs it, less the two hook calls it awaits around every run when there is no hook
+ * to call (none set through fc.configureGlobal: the campaign sets none of its own). Generation, shrinking and
+ * the run are the property's own, so the same batches are drawn, run and shrunk.
+ */
+function withoutIdleHooks<Ts>(property: fc.IAsyncPropertyWithHooks<Ts>): fc.IAsyncProperty<Ts> {
+  const g: fc.GlobalParameters = fc.readConfigureGlobal() ?? {};
+  if (g.beforeEach !== undefined || g.afterEach !== undefined || g.asyncBeforeEach !== undefined || g.asyncAfterEach !== undefined) return property;
+  return {
+    isAsync: () => true,
+    generate: (mrng, runId) => property.generate(mrng, runId),
+    shrink: (value) => property.shrink(value),
+    run: (v) => property.run(v),
+    runBeforeEach: () => NO_HOOK,
+    runAfterEach: () => NO_HOOK,
+  };
+}
+
 /** A batch in one line: its cases' labels. */
 export const batchLabel = (cases: readonly FuzzCase[]) => cases.map((c) => c.label).join(' | then | ');
 
@@ -182,13 +203,17 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     if (!o.io.signal?.aborted) await probe.start(o.io);
   };
 
-  /** One batch: send its cases, each on its own connection, judge the replies, probe once. */
-  const trial = async (batchCases: readonly FuzzCase[]): Promise<{ verdict?: OracleVerdict; transcript: TranscriptEntry[] }> => {
+  /**
+   * One batch: send its cases, each on its own connection, judge the replies, probe once. Its
+   * transcript is built only when asked for (when the batch failed): see TranscriptRecorder.takeDeferred.
+   */
+  const trial = async (batchCases: readonly FuzzCase[]): Promise<{ verdict?: OracleVerdict; transcript: () => TranscriptEntry[] }> => {
     const rec = new TranscriptRecorder();
     const io: Io = { ...o.io, transcript: rec };
     let invalid: string | undefined;
-    for (const [i, c] of batchCases.entries()) {
-      if (o.io.signal?.aborted) return { transcript: rec.take() };
+    for (let i = 0; i < batchCases.length; i++) {
+      const c = batchCases[i]!;
+      if (o.io.signal?.aborted) return { transcript: rec.takeDeferred() };
       if (batchCases.length > 1) rec.note(`case ${i + 1} of ${batchCases.length}: ${c.label}`);
       const trace = await sendCase(o.iface, c, io, send);
       cases++;
@@ -196,7 +221,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         // Down before this case began: an earlier case of the batch did it, or none did (i = 0).
         if (i > 0) break;
         await recover();
-        return { transcript: rec.take() };
+        return { transcript: rec.takeDeferred() };
       }
       invalid ??= invalidReply(o.iface, trace);
     }
@@ -204,8 +229,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const p = await probe.check(io);
     // An interrupted probe says nothing about the device.
-    if (o.io.signal?.aborted) return { transcript: rec.take() };
-    rec.note(`probe: ${p.detail} (${p.ms.toFixed(1)} ms)`);
+    if (o.io.signal?.aborted) return { transcript: rec.takeDeferred() };
+    rec.recordLater(() => ({ dir: 'note', peer: '-', decoded: `probe: ${p.detail} (${p.ms.toFixed(1)} ms)` }));
     let verdict = p.verdict ?? (invalid ? { oracle: 'invalid-response' as const, detail: invalid } : undefined);
     if (!verdict && p.alive) {
       const creep = latency.add(p.ms);
@@ -215,7 +240,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       }
     }
     o.onCase?.(cases, verdict ? `${verdict.oracle}: ${batchLabel(batchCases)}` : batchLabel(batchCases));
-    return { verdict, transcript: rec.take() };
+    return { verdict, transcript: rec.takeDeferred() };
   };
   /** recover(), but a device that stays down is remembered instead of thrown. */
   let down: TargetDown | undefined;
@@ -294,7 +319,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     let failing: { verdict: OracleVerdict; transcript: TranscriptEntry[] } | undefined;
     /** The index of the run fast-check is on (its replay path), until the first failure. */
     let run = replay ? Number(replay[2]!.split(':')[0]) || 0 : 0;
-    const property = fc.asyncProperty(batches, async (b) => {
+    const property = withoutIdleHooks(fc.asyncProperty(batches, async (b) => {
       if (!first) run++;
       // Past the deadline or the case budget nothing more is sent, except to finish shrinking a failure (a grace period).
       const over = first ? Date.now() > deadline + SHRINK_GRACE_MS : Date.now() > deadline || cases >= o.numRuns;
@@ -327,14 +352,14 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
             return undefined;
           });
           if (again && again.verdict?.oracle !== t.verdict.oracle) {
-            gather(t.verdict, b, again.verdict ? `${again.verdict.oracle}: ${again.verdict.detail}` : SURVIVED, t.transcript, seed, `${segment}:${run - 1}`, run);
+            gather(t.verdict, b, again.verdict ? `${again.verdict.oracle}: ${again.verdict.detail}` : SURVIVED, t.transcript(), seed, `${segment}:${run - 1}`, run);
             if (again.verdict) await recoverOrRemember();
             return true;
           }
           first = t.verdict;
           original = { cases: b.length, steps: b.reduce((n, c) => n + c.steps.length, 0) };
         }
-        failing = { verdict: t.verdict, transcript: t.transcript };
+        failing = { verdict: t.verdict, transcript: t.transcript() };
         // A device that does not come back still leaves this batch as the finding (unshrunk).
         if (!down) await recoverOrRemember();
         return false;
@@ -345,7 +370,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         }
         throw e;
       }
-    });
+    }));
     // Chunks of CHUNK_CASES: past the deadline the property returns at once, so a
     // chunk ends quickly; fast-check's own time limit is not used, as it races
     // the running case (its recovery would go on behind fast-check's back).
@@ -393,7 +418,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
           return undefined;
         });
         if (again) {
-          transcript = again.transcript;
+          transcript = again.transcript();
           confirmed = again.verdict?.oracle === first.oracle;
           confirmDetail = again.verdict ? `${again.verdict.oracle}: ${again.verdict.detail}` : SURVIVED;
           if (again.verdict) await recoverOrRemember();

@@ -151,7 +151,11 @@ export class FuzzProbe {
   async check(io: Io): Promise<ProbeResult> {
     this.checks++;
     const t0 = performance.now();
-    const done = (r: Omit<ProbeResult, 'ms'>): ProbeResult => ({ ...r, ms: performance.now() - t0 });
+    // { ...r, ms }, written out: on every probe of a campaign, so kept to one shape per kind of result.
+    const done = (r: Omit<ProbeResult, 'ms'>): ProbeResult => {
+      const ms = performance.now() - t0;
+      return r.verdict === undefined ? { alive: r.alive, detail: r.detail, ms } : { alive: r.alive, detail: r.detail, verdict: r.verdict, ms };
+    };
     if (this.sessionKnown) {
       const r = await this.mqttSentinel(io);
       if (r.kind === 'connack') {
@@ -244,7 +248,12 @@ export class FuzzProbe {
 /** The latency oracle: a rolling median of probe times against the median of the first ones. */
 export class LatencyWatch {
   private readonly base: number[] = [];
+  /** The baseline's median, once the baseline is complete (it does not change after). */
+  private baseMedian: number | undefined;
+  /** The last probe times, oldest first. */
   private readonly window: number[] = [];
+  /** The same times, ascending: the window's median without sorting it for every probe. */
+  private readonly sorted: number[] = [];
   constructor(private readonly t: FuzzThresholds) {}
 
   /** Adds a probe time; returns a verdict the first time the window's median passes the threshold. */
@@ -254,10 +263,11 @@ export class LatencyWatch {
       return undefined;
     }
     this.window.push(ms);
-    if (this.window.length > this.t.latencyWindow) this.window.shift();
+    this.sorted.splice(upperBound(this.sorted, ms), 0, ms);
+    if (this.window.length > this.t.latencyWindow) this.sorted.splice(indexOf(this.sorted, this.window.shift()!), 1);
     if (this.window.length < this.t.latencyWindow) return undefined;
-    const b = median(this.base);
-    const w = median(this.window);
+    const b = (this.baseMedian ??= median(this.base));
+    const w = this.sorted[Math.floor(this.sorted.length / 2)]!;
     // An absolute floor keeps jitter (a loaded test host stretches a 2 ms probe to 50) from counting as creep.
     if (w > b * this.t.latencyFactor && w - b > this.t.latencyFloorMs) {
       return { oracle: 'latency', detail: `probe median ${w.toFixed(1)} ms over the last ${this.t.latencyWindow} cases, baseline ${b.toFixed(1)} ms (threshold x${this.t.latencyFactor} and +${this.t.latencyFloorMs} ms)` };
@@ -268,6 +278,24 @@ export class LatencyWatch {
   get baseline(): number | undefined {
     return this.base.length ? median(this.base) : undefined;
   }
+}
+
+/** The index before which `x` goes in ascending `xs`, after any equal to it. */
+function upperBound(xs: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The index of a value that is in ascending `xs`. */
+function indexOf(xs: readonly number[], x: number): number {
+  const i = upperBound(xs, x) - 1;
+  return xs[i] === x ? i : xs.indexOf(x);
 }
 
 function median(xs: readonly number[]): number {

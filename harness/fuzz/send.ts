@@ -2,10 +2,12 @@
 // order over one TCP or TLS connection (MQTT, HTTP) or one UDP socket (CoAP),
 // each followed by a short wait for what the device answers. Records every
 // step and every reply in the transcript (hex and label) and returns the
-// replies per step for the invalid-response oracle.
+// replies per step for the invalid-response oracle. The transcript's entries
+// for steps and replies are built when it is read (recordLater): a campaign
+// reads a case's transcript only when the case fails.
 
 import type { FuzzCase, Interface } from '../model/index.js';
-import { openUdpChannel } from '../protocols/common/channel.js';
+import { openUdpChannel, recordLater } from '../protocols/common/channel.js';
 import { hexOf, type Io } from '../protocols/common/io.js';
 import { connectStream } from '../protocols/common/stream.js';
 
@@ -29,13 +31,11 @@ export interface CaseTrace {
   readonly unreachable: boolean;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export async function sendCase(iface: Interface, c: FuzzCase, io: Io, opts: SendOptions = DEFAULT_SEND): Promise<CaseTrace> {
+export function sendCase(iface: Interface, c: FuzzCase, io: Io, opts: SendOptions = DEFAULT_SEND): Promise<CaseTrace> {
   return iface.protocol === 'coap' || iface.protocol === 'coaps' ? sendDatagrams(iface, c, io, opts) : sendStream(iface, c, io, opts);
 }
 
-/** Collects what arrives until `stepWaitMs` passes with nothing, or `quietMs` passes after the last byte. */
+/** Collects what arrives until `stepWaitMs` passes with nothing, or `quietMs` passes after the last byte (polled every ms). */
 function collector(): { push(b: Buffer): void; wait(opts: SendOptions, ended: () => boolean): Promise<Buffer[]> } {
   let chunks: Buffer[] = [];
   let last = 0;
@@ -44,19 +44,27 @@ function collector(): { push(b: Buffer): void; wait(opts: SendOptions, ended: ()
       chunks.push(b);
       last = Date.now();
     },
-    async wait(opts, ended) {
+    wait(opts, ended) {
       const start = Date.now();
-      for (;;) {
-        await sleep(1);
-        const now = Date.now();
-        if (ended()) break;
-        if (chunks.length === 0 && now - start >= opts.stepWaitMs) break;
-        if (chunks.length > 0 && now - last >= opts.quietMs) break;
-        if (now - start >= opts.stepWaitMs * 4) break;
-      }
-      const out = chunks;
-      chunks = [];
-      return out;
+      // One promise for the whole wait, polled from the timer itself.
+      return new Promise<Buffer[]>((resolve) => {
+        const poll = () => {
+          const now = Date.now();
+          if (
+            ended() ||
+            (chunks.length === 0 && now - start >= opts.stepWaitMs) ||
+            (chunks.length > 0 && now - last >= opts.quietMs) ||
+            now - start >= opts.stepWaitMs * 4
+          ) {
+            const out = chunks;
+            chunks = [];
+            resolve(out);
+          } else {
+            setTimeout(poll, 1);
+          }
+        };
+        setTimeout(poll, 1);
+      });
     },
   };
 }
@@ -69,6 +77,7 @@ async function sendStream(iface: Interface, c: FuzzCase, io: Io, opts: SendOptio
     return { replies: [], sent: 0, ending: `connect failed: ${why}`, unreachable: true };
   }
   const socket = opened.socket;
+  const peer = io.peer;
   const got = collector();
   let closed: string | undefined;
   socket.on('data', (b: Buffer) => got.push(b));
@@ -79,12 +88,13 @@ async function sendStream(iface: Interface, c: FuzzCase, io: Io, opts: SendOptio
   try {
     for (const step of c.steps) {
       if (closed || io.signal?.aborted) break;
-      io.transcript.record({ dir: 'sent', peer: io.peer, decoded: step.label, ...hexOf(step.bytes, 512) });
-      socket.write(step.bytes);
+      const { label, bytes } = step;
+      recordLater(io.transcript, () => ({ dir: 'sent', peer, decoded: label, ...hexOf(bytes, 512) }));
+      socket.write(bytes);
       sent++;
       const reply = Buffer.concat(await got.wait(opts, () => closed !== undefined));
       replies.push(reply.length ? [reply] : []);
-      if (reply.length) io.transcript.record({ dir: 'received', peer: io.peer, decoded: `${reply.length} bytes`, ...hexOf(reply, 512) });
+      if (reply.length) recordLater(io.transcript, () => ({ dir: 'received', peer, decoded: `${reply.length} bytes`, ...hexOf(reply, 512) }));
     }
   } finally {
     socket.destroy();
@@ -98,21 +108,26 @@ async function sendDatagrams(iface: Interface, c: FuzzCase, io: Io, opts: SendOp
   const opened = await openUdpChannel(iface, io, `fuzz ${io.peer}`);
   if (opened.kind !== 'open') return { replies: [], sent: 0, ending: `socket failed: ${opened.detail}`, unreachable: true };
   const ch = opened.channel;
+  const peer = io.peer;
   const got = collector();
   let failed: string | undefined;
   ch.onMessage((b) => got.push(b));
   ch.onFailure((why) => (failed ??= why));
+  const ended = () => failed !== undefined;
   const replies: Buffer[][] = [];
   let sent = 0;
   try {
     for (const step of c.steps) {
       if (io.signal?.aborted) break;
-      io.transcript.record({ dir: 'sent', peer: io.peer, decoded: step.label, ...hexOf(step.bytes, 512) });
-      ch.send(Buffer.from(step.bytes));
+      const label = step.label;
+      // The copy sent is the one the transcript renders: nothing else holds it.
+      const datagram = Buffer.from(step.bytes);
+      recordLater(io.transcript, () => ({ dir: 'sent', peer, decoded: label, ...hexOf(datagram, 512) }));
+      ch.send(datagram);
       sent++;
-      const datagrams = await got.wait(opts, () => failed !== undefined);
+      const datagrams = await got.wait(opts, ended);
       replies.push(datagrams);
-      for (const d of datagrams) io.transcript.record({ dir: 'received', peer: io.peer, decoded: `datagram, ${d.length} bytes`, ...hexOf(d, 512) });
+      for (const d of datagrams) recordLater(io.transcript, () => ({ dir: 'received', peer, decoded: `datagram, ${d.length} bytes`, ...hexOf(d, 512) }));
       if (failed) break;
     }
   } finally {

@@ -33,7 +33,7 @@ import type { LoopKind, LoopReply, LoopRequest, ReadyInfo } from './check-loop-w
 /** Cases per campaign (per tinybench call). */
 const BATCH = 50;
 /** Cases each kind runs once in the worker before timing, to warm its JIT. */
-const WARM_CASES = 150;
+const WARM_CASES = 2000;
 /** Issue 7's target for the harness's cost per case, µs. */
 export const CHECK_LOOP_TARGET_US = 50;
 /** Bound on one call (start-up included): a campaign of BATCH cases takes tens of ms. */

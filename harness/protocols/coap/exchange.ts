@@ -8,7 +8,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { generate, parse, type ParsedPacket, type CoapMethod } from 'coap-packet';
 import type { Endpoint } from '../../model/index.js';
-import { openUdpChannel, type DatagramChannel } from '../common/channel.js';
+import { openUdpChannel, recordLater, type DatagramChannel } from '../common/channel.js';
 import { hexOf, printable, type Io } from '../common/io.js';
 
 export interface CoapRequest {
@@ -102,6 +102,21 @@ export function optionOf(p: ParsedPacket, name: string): Buffer | undefined {
   return p.options.find((o) => o.name === name)?.value;
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A CoAP ping: an empty CON, no token [RFC7252 4.3], as coap-packet's generate() writes it (version 1,
+ * type CON, token length 0; code 0.00; the message id), without building it through generate().
+ */
+export function pingDatagram(messageId: number): Buffer {
+  return Buffer.from([0x40, 0x00, messageId >> 8, messageId & 0xff]);
+}
+
+/** An empty RST (version 1, no token, code 0.00) with `messageId`: what parse() reads as { reset: true, messageId }. */
+function isResetOf(msg: Buffer, messageId: number): boolean {
+  return msg.length === 4 && msg[0] === 0x70 && msg[1] === 0x00 && msg.readUInt16BE(2) === messageId;
+}
+
 function describe(p: ParsedPacket): string {
   const type = p.reset ? 'RST' : p.ack ? 'ACK' : p.confirmable ? 'CON' : 'NON';
   const code = p.code === '0.00' ? 'empty' : codeName(p.code);
@@ -144,32 +159,62 @@ export async function coapExchangeOn(channel: DatagramChannel, request: CoapRequ
   if (request?.block1) options.push({ name: 'Block1', value: encodeBlockOption(request.block1) });
   if (request?.size1 !== undefined) options.push({ name: 'Size1', value: encodeUintOption(request.size1) });
   const messageId = randomInt(0, 0x10000);
-  const token = request ? (request.token ?? randomBytes(4)) : Buffer.alloc(0);
+  const token = request ? (request.token ?? randomBytes(4)) : EMPTY;
   const confirmable = request ? (request.confirmable ?? true) : true;
-  const datagram = generate({
-    messageId,
-    token,
-    confirmable,
-    code: request ? request.method : '0.00',
-    options,
-    payload: request?.payload ?? Buffer.alloc(0),
-  });
+  const datagram = request
+    ? generate({ messageId, token, confirmable, code: request.method, options, payload: request.payload ?? EMPTY })
+    : pingDatagram(messageId);
   const over = channel.kind === 'dtls' ? ` over ${channel.label}` : '';
   const block = request?.block1 ? describeBlock(request.block1) : '';
-  const what = request
+  const line = request
     ? `${confirmable ? 'CON' : 'NON'} ${request.method} ${request.path} mid=${messageId} token=${token.toString('hex')}${block}${request.size1 !== undefined ? ` Size1=${request.size1}` : ''}${over}`
-    : `CON empty (ping) mid=${messageId}${over}`;
+    : undefined;
+  // A ping's line is built when the transcript is read (see recordLater): a fuzz campaign pings after every case.
+  const what = () => line ?? `CON empty (ping) mid=${messageId}${over}`;
+  const peer = io.peer;
 
   return new Promise<CoapOutcome>((resolve) => {
     let settled = false;
-    const timers: NodeJS.Timeout[] = [];
-    const retransmits: NodeJS.Timeout[] = [];
     const unsubscribe: (() => void)[] = [];
+    // The exchange's deadlines, as offsets from its start: a CON's retransmissions after a quarter of
+    // the bound (at least 50 ms) and after three times that, and the bound. One timer at a time, for
+    // the next deadline: an exchange answered at once sets and clears one timer, not three.
+    const step = Math.max(50, Math.floor(io.timeoutMs / 4));
+    const retransmitAt: readonly number[] = confirmable ? [step, step * 3] : [];
+    /** Index in retransmitAt of the next retransmission (its length: none left). */
+    let nextRetransmission = 0;
+    const t0 = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    /** The next retransmission's offset when it is due no later than the bound, else the bound's. */
+    const nextAt = () => {
+      const r = retransmitAt[nextRetransmission];
+      return r !== undefined && !(r > io.timeoutMs) ? r : io.timeoutMs;
+    };
+    const arm = () => {
+      const at = nextAt();
+      timer = setTimeout(onTimer, Math.max(0, Math.ceil(at - (performance.now() - t0))), at);
+    };
+    /** What is due at nextAt(): a retransmission, or the end. */
+    const fire = () => {
+      const r = retransmitAt[nextRetransmission];
+      if (r !== undefined && !(r > io.timeoutMs)) {
+        send(++nextRetransmission);
+        return;
+      }
+      io.transcript.record({ dir: 'note', peer, decoded: `no answer within ${io.timeoutMs}ms` });
+      finish({ kind: 'timeout' });
+    };
+    const onTimer = (at: number) => {
+      timer = undefined;
+      fire();
+      // Deadlines at the same offset (a retransmission at the bound) are due together, the retransmission first.
+      while (!settled && nextAt() === at) fire();
+      if (!settled) arm();
+    };
     const finish = (o: CoapOutcome) => {
       if (settled) return;
       settled = true;
-      timers.forEach(clearTimeout);
-      retransmits.forEach(clearTimeout);
+      clearTimeout(timer);
       unsubscribe.forEach((u) => u());
       io.signal?.removeEventListener('abort', onAbort);
       resolve(o);
@@ -178,26 +223,32 @@ export async function coapExchangeOn(channel: DatagramChannel, request: CoapRequ
     io.signal?.addEventListener('abort', onAbort, { once: true });
 
     const send = (n: number) => {
-      io.transcript.record({ dir: 'sent', peer: io.peer, decoded: n === 0 ? what : `${what} (retransmission ${n})`, ...hexOf(datagram) });
+      recordLater(io.transcript, () => ({ dir: 'sent', peer, decoded: n === 0 ? what() : `${what()} (retransmission ${n})`, ...hexOf(datagram) }));
       channel.send(datagram);
     };
     unsubscribe.push(
       channel.onFailure((why) => {
-        io.transcript.record({ dir: 'note', peer: io.peer, decoded: `${channel.kind === 'dtls' ? 'DTLS session' : 'socket'} error ${why}` });
+        io.transcript.record({ dir: 'note', peer, decoded: `${channel.kind === 'dtls' ? 'DTLS session' : 'socket'} error ${why}` });
         finish({ kind: 'unreachable', error: why });
       }),
     );
     unsubscribe.push(
       channel.onMessage((msg: Buffer) => {
+        if (isResetOf(msg, messageId)) {
+          // The first rule below (p.reset, our message id) for the answer to every ping of a fuzz campaign,
+          // decided without parsing it: its transcript line parses it when the transcript is read.
+          recordLater(io.transcript, () => ({ dir: 'received', peer, decoded: describe(parse(msg)), ...hexOf(msg) }));
+          return finish({ kind: 'reset' });
+        }
         let p: ParsedPacket;
         try {
           p = parse(msg);
         } catch (e) {
-          io.transcript.record({ dir: 'received', peer: io.peer, decoded: `unparseable datagram: ${(e as Error).message}`, ...hexOf(msg) });
+          io.transcript.record({ dir: 'received', peer, decoded: `unparseable datagram: ${(e as Error).message}`, ...hexOf(msg) });
           finish({ kind: 'malformed', detail: (e as Error).message });
           return;
         }
-        io.transcript.record({ dir: 'received', peer: io.peer, decoded: describe(p), ...hexOf(msg) });
+        io.transcript.record({ dir: 'received', peer, decoded: describe(p), ...hexOf(msg) });
         if (p.reset && p.messageId === messageId) return finish({ kind: 'reset' });
         if (!request) {
           // A ping should be answered by RST [RFC7252 4.3]; some stacks send an ACK
@@ -206,8 +257,12 @@ export async function coapExchangeOn(channel: DatagramChannel, request: CoapRequ
           return;
         }
         if (p.ack && p.messageId === messageId && p.code === '0.00') {
-          // Empty ACK: the request arrived, a separate response follows; stop retransmitting.
-          retransmits.forEach(clearTimeout);
+          // Empty ACK: the request arrived, a separate response follows; stop retransmitting (the bound stays).
+          if (nextRetransmission < retransmitAt.length) {
+            nextRetransmission = retransmitAt.length;
+            clearTimeout(timer);
+            arm();
+          }
           return;
         }
         if (!p.token.equals(token)) return; // not ours
@@ -219,16 +274,7 @@ export async function coapExchangeOn(channel: DatagramChannel, request: CoapRequ
       }),
     );
     send(0);
-    if (confirmable) {
-      const step = Math.max(50, Math.floor(io.timeoutMs / 4));
-      retransmits.push(setTimeout(() => send(1), step), setTimeout(() => send(2), step * 3));
-    }
-    timers.push(
-      setTimeout(() => {
-        io.transcript.record({ dir: 'note', peer: io.peer, decoded: `no answer within ${io.timeoutMs}ms` });
-        finish({ kind: 'timeout' });
-      }, io.timeoutMs),
-    );
+    arm();
   });
 }
 

@@ -5,7 +5,7 @@
 // messages they send and receive, decoded.
 
 import { createSocket } from 'node:dgram';
-import type { Endpoint } from '../../model/index.js';
+import type { Endpoint, TranscriptEntry, TranscriptSink } from '../../model/index.js';
 import type { Io } from './io.js';
 
 export interface DatagramChannel {
@@ -26,6 +26,20 @@ export type ChannelOpen =
   /** The peer refused the session (a DTLS alert) or the port is closed (ICMP). */
   | { readonly kind: 'refused'; readonly detail: string }
   | { readonly kind: 'timeout'; readonly detail: string };
+
+/**
+ * Records the entry `build` returns. A sink that can keep it unbuilt until
+ * its entries are read (core/transcript.ts: recordLater) is given `build`
+ * itself; any other sink, the entry. For entries that cost something to
+ * build (hex, a decoded packet) on paths run for every fuzz case: `build`
+ * must return the same entry whenever it is called, so what it reads must
+ * not change after this call.
+ */
+export function recordLater(sink: TranscriptSink, build: () => Omit<TranscriptEntry, 't'>): void {
+  const deferring = sink as TranscriptSink & { recordLater?: (build: () => Omit<TranscriptEntry, 't'>) => void };
+  if (typeof deferring.recordLater === 'function') deferring.recordLater(build);
+  else sink.record(build());
+}
 
 /** What both channels share: listeners, and send/close that do nothing once closed. */
 export abstract class ChannelBase {
@@ -48,13 +62,17 @@ export abstract class ChannelBase {
     return () => this.failureFns.delete(fn);
   }
 
+  // The listeners subscribed when a datagram or a failure comes are called, and only those (one may subscribe or
+  // unsubscribe others meanwhile): a copy of the set, but for a single listener (an exchange's, a fuzz case's).
   protected deliver(b: Buffer): void {
+    if (this.messageFns.size === 1) for (const fn of this.messageFns) return fn(b);
     for (const fn of [...this.messageFns]) fn(b);
   }
 
   protected fail(why: string): void {
     if (this.failed !== undefined) return;
     this.failed = why;
+    if (this.failureFns.size === 1) for (const fn of this.failureFns) return fn(why);
     for (const fn of [...this.failureFns]) fn(why);
   }
 
@@ -76,10 +94,14 @@ class UdpChannel extends ChannelBase implements DatagramChannel {
   readonly kind = 'udp' as const;
   readonly label = 'udp';
 
+  /** The socket's errors are passed to onSocketError by whoever opened it (openUdpChannel). */
   constructor(private readonly socket: ReturnType<typeof createSocket>) {
     super();
     socket.on('message', (m: Buffer) => this.deliver(m));
-    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code ?? err.message));
+  }
+
+  onSocketError(err: NodeJS.ErrnoException): void {
+    this.fail(err.code ?? err.message);
   }
 
   protected transmit(datagram: Buffer): void {
@@ -96,14 +118,21 @@ export async function openUdpChannel(ep: Endpoint, io: Io, what = `udp ${io.peer
   io.scope.assert(ep.host, what);
   const socket = createSocket(ep.host.includes(':') ? 'udp6' : 'udp4');
   return new Promise<ChannelOpen>((resolve) => {
+    // One error listener for the socket's life: before the connect, it refuses the channel (once); after, it
+    // fails the channel.
+    let channel: UdpChannel | undefined;
+    let refused = false;
     const onError = (err: NodeJS.ErrnoException) => {
+      if (channel) return channel.onSocketError(err);
+      if (refused) throw err;
+      refused = true;
       socket.close();
       resolve({ kind: 'refused', detail: err.code ?? err.message });
     };
-    socket.once('error', onError);
+    socket.on('error', onError);
     socket.connect(ep.port, ep.host, () => {
-      socket.off('error', onError);
-      resolve({ kind: 'open', channel: new UdpChannel(socket) });
+      channel = new UdpChannel(socket);
+      resolve({ kind: 'open', channel });
     });
   });
 }
