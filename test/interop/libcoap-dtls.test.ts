@@ -45,14 +45,20 @@ afterEach(async () => {
 describe.skipIf(!interop.coapServerOpenssl)('libcoap coap-server-openssl interop: DTLS checks', () => {
   it('(a) the example key secretPSK (hint CoAP) is reported as a default credential; the rest of its DTLS is sound', async () => {
     server = await startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key: 'secretPSK', hint: 'CoAP' } });
-    const run = await runAgainst(libcoapTarget(server, 'secretPSK'), { only: ONLY, numRuns: 20, timeMs: 30_000, ioTimeoutMs: 1000 });
+    const robustness = 'transport.dtls-robustness@coaps';
+    const run = await runAgainst(libcoapTarget(server, 'secretPSK'), { only: ONLY.filter((id) => id !== robustness), numRuns: 20, timeMs: 30_000, ioTimeoutMs: 1000 });
     const table = verdictTable(run.results);
     const dc = run.byId.get('auth.default-credentials@coaps')!;
     expect(dc.verdict, table).toBe('fail');
     expect(dc.findings.map((f) => f.summary).join('\n')).toMatch(/key "secretPSK"/);
     expect(run.byId.get('transport.dtls-handshake@coaps')?.verdict, table).toBe('pass');
     expect(run.byId.get('transport.dtls-replay@coaps')?.verdict, table).toBe('pass');
-    expect(run.byId.get('transport.dtls-robustness@coaps')?.verdict, table).toBe('pass');
+    // On a fresh server: here every dictionary identity completes a handshake, and the
+    // sessions those left behind are libcoap's state, not what the hostile cases did.
+    await server.close();
+    server = await startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key: 'secretPSK', hint: 'CoAP' } });
+    const again = await runAgainst(libcoapTarget(server, 'secretPSK'), { only: [robustness], numRuns: 20, timeMs: 30_000, ioTimeoutMs: 1000 });
+    expect(again.byId.get(robustness)?.verdict, verdictTable(again.results)).toBe('pass');
   }, 120_000);
 
   it('(b) a random per-unit key: every DTLS check passes (no false findings)', async () => {
