@@ -5,7 +5,9 @@
 // verify later, or answer 400 and install anyway. An image that never
 // arrived whole (a block-wise transfer that broke off, or 4.08) is sent once
 // more; if it still does not arrive and does not install, the attempt is
-// undelivered, judged like no session at all, never as a refusal.
+// undelivered, judged like no session at all, never as a refusal; so is one
+// whose transfer broke off and left the device without a readable version
+// (an interruption, which update.interrupted judges, not this image).
 //
 // A refusal with an error status is confirmed by one readable version read;
 // anything else (2xx, no reply, a cut connection) waits until the version
@@ -156,6 +158,7 @@ export async function attempt(setup: UpdateSetup, label: string, send: (io: Io) 
   ctx.transcript.take();
   let o = await send(io);
   let d = describeDelivery(o);
+  const broke = d.incomplete === true;
   if (d.incomplete) {
     ctx.transcript.note(`${label}: ${d.text}; the image did not arrive whole, so it is sent once more`);
     o = await send(io);
@@ -167,7 +170,11 @@ export async function attempt(setup: UpdateSetup, label: string, send: (io: Io) 
   const saidNo = d.refused === true || (d.status !== undefined && (d.status < 200 || d.status > 299));
   const after = await settleVersion(ctx.target, io, ctx.sleep, saidNo ? (v) => v.kind === 'version' : (v) => v.kind === 'version' && v.version !== v0);
   ctx.transcript.note(`after ${label}: ${d.text}; ${versionText(after)}`);
-  const verdict: AttemptVerdict = after.kind !== 'version' ? 'dead' : after.version !== v0 ? 'installed' : d.incomplete ? 'undelivered' : 'refused';
+  // A device left unreadable after a transfer that broke off was interrupted, not judged on this image
+  // (update.interrupted owns that): undelivered, like the image that never arrived.
+  const verdict: AttemptVerdict =
+    after.kind !== 'version' ? (broke || d.incomplete ? 'undelivered' : 'dead') : after.version !== v0 ? 'installed' : d.incomplete ? 'undelivered' : 'refused';
+  if (verdict === 'undelivered' && after.kind !== 'version') ctx.transcript.note(`${label}: the transfer broke off and the device was left without a readable version: an interrupted upload (update.interrupted), not a verdict on this image`);
   return { verdict, label, delivery: d.text, ...(d.status !== undefined ? { status: d.status } : {}), after, transcript: ctx.transcript.take(), quick: saidNo };
 }
 
@@ -258,6 +265,12 @@ export async function runAttempts(
     ctx.caseDone(`${p.label}: ${a.delivery}; ${versionText(a.after)}`);
     if (a.verdict !== 'installed' && a.verdict !== 'dead') {
       done.push(a);
+      // A transfer that broke off and left the device unreadable: back to the baseline, or judge no further image.
+      const left = planned.length - i - 1;
+      if (a.verdict === 'undelivered' && a.after.kind !== 'version' && left > 0 && !(await restoreBaseline(setup))) {
+        ctx.transcript.note(`${left} more image(s) not tried: the device was left without a readable version and no reset is declared`);
+        break;
+      }
       continue;
     }
     const left = planned.length - i - 1;

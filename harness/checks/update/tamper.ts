@@ -142,6 +142,8 @@ export const updateTamper: Check = {
           // Sent twice and never arrived whole: this case says nothing; the run goes on.
           undelivered++;
           ctx.caseDone(`${label(c)}: ${a.delivery} (not delivered)`);
+          // A transfer that broke off and left the device unreadable: back to the baseline, or stop judging.
+          if (a.after.kind !== 'version' && !(await restoreBaseline(setup))) stopReason = `${a.delivery}; the device was left without a readable version and no reset is declared`;
           return true;
         }
         if (a.verdict === 'no-session') {

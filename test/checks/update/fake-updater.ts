@@ -285,6 +285,8 @@ export async function startFakeUpdater(shape: Shape, w: Weaknesses = {}, opts: {
         transfers.set(peer, t);
       } else if (t === undefined || t.lost || t.chunks.length !== num) {
         transfers.delete(peer);
+        // A transfer broken off half way is a cut upload too.
+        if (w.brickOnCut) bricked = true;
         return reply('4.08');
       }
       t.chunks.push(req.payload);

@@ -90,6 +90,15 @@ describe('update.unsigned', () => {
       }, { coap: true });
     });
 
+    it('a device a lost transfer bricks is an interruption (update.interrupted), not a verdict on the unsigned image', async () => {
+      await withFake('fkfw', { loseTransfers: 1, brickOnCut: true }, async (f) => {
+        const run = await runAgainst(f.target(), { only: [BLOCK] });
+        const r = run.byId.get(BLOCK)!;
+        expect(r.verdict, verdictTable(run.results)).not.toBe('fail');
+        expect(r.findings).toEqual([]);
+      }, { coap: true });
+    });
+
     it('images that never arrive whole are inconclusive, never refused', async () => {
       for (const w of [{}, { zeroSignatureOk: true }]) {
         await withFake('fkfw', { ...w, loseTransfers: 100 }, async (f) => {
