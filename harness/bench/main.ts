@@ -3,11 +3,11 @@
 // writes the results as a versioned file for comparing runs.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError, EXIT, GauntletError, isGauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
+import { machineOf, type MachineInfo } from '../core/machine.js';
 import { DEFAULT_TIMING, hotPathSuites, runSuite, type BenchTiming, type SuiteResult, type TaskStats } from './hot-paths.js';
 import { coapComparison } from './efficiency/coap.js';
 import { httpComparison } from './efficiency/http.js';
@@ -41,9 +41,7 @@ const USAGE = `usage: npm run bench [-- --only hot|load] [--json FILE]
 
 --only hot|load runs one part. --json FILE also writes the results (format ${BENCH_FORMAT}).`;
 
-interface Machine {
-  readonly cpu: string;
-  readonly cores: number;
+interface Machine extends MachineInfo {
   readonly node: string;
   readonly platform: string;
 }
@@ -60,8 +58,7 @@ interface BenchFile {
 }
 
 function machine(): Machine {
-  const all = cpus();
-  return { cpu: all[0]?.model.trim() ?? 'unknown', cores: all.length, node: process.version, platform: `${process.platform}-${process.arch}` };
+  return { ...machineOf(), node: process.version, platform: `${process.platform}-${process.arch}` };
 }
 
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });

@@ -3,11 +3,11 @@
 // reporters, handle Ctrl-C by writing what there is, and compute the exit
 // code from the gate. `run` and `replay` both come through here.
 
-import { cpus, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import type { BenchSettings, Budget, CheckResult, FuzzTuning, Profile, Protocol, RunMeta, Target, TargetControl } from '../model/index.js';
 import { EXIT, GauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
+import { machineOf } from '../core/machine.js';
 import { plan } from '../core/planner.js';
 import { runChecks } from '../core/runner.js';
 import { loadTargetFile, targetFromObject } from '../core/target-file.js';
@@ -105,12 +105,6 @@ export function exitCodeFor(results: readonly CheckResult[], gate: Gate, interru
 }
 
 const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@,=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
-/** The machine a run's figures are read against. */
-export function machineOf(): { cpu: string; cores: number; memoryGiB: number } {
-  const all = cpus();
-  return { cpu: all[0]?.model.trim() || 'unknown', cores: all.length, memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10 };
-}
 
 export async function runSession(o: SessionOptions): Promise<SessionResult> {
   if (o.targetFile && o.flaws.length > 0) {

@@ -80,3 +80,6 @@ function render(list: readonly (Recorded | (() => Recorded))[], at: readonly num
   if (dropped > 0) out.push({ t: out.at(-1)?.t ?? 0, dir: 'note', peer: '-', decoded: `${dropped} more entries not kept` });
   return out;
 }
+
+/** A transcript that keeps nothing: load and flood traffic is summarised, not recorded packet by packet. */
+export const DISCARD_TRANSCRIPT: TranscriptSink = { record() {}, note() {}, entries: () => [], take: () => [] };

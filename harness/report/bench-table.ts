@@ -3,15 +3,13 @@
 // version and the settings each path ran with, so a lab can file it and
 // compare it release to release.
 
-import { BENCH_UNITS, type PathResult, type Report, type RunEvent } from '../model/index.js';
-import { writeFileAtomic } from './atomic-write.js';
-import { EventReporter } from './event-reporter.js';
-import { ReportBuilder } from './report-builder.js';
+import { BENCH_UNITS, type PathResult, type Report } from '../model/index.js';
+import { rateText } from '../bench/floors.js';
+import { ReportFileWriter } from './report-file-writer.js';
 
 export const BENCH_FILE = 'bench.md';
 
 const n0 = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-const rate = (r: number) => (r >= 100 ? n0.format(r) : r.toPrecision(3));
 const ms = (v: number | undefined) => (v === undefined ? '' : v >= 100 ? n0.format(v) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const mbps = (b: number | undefined) => (b === undefined ? '' : (b / 1e6).toFixed(2));
 
@@ -26,7 +24,7 @@ export function benchRows(results: readonly PathResult[]): string[][] {
       : [
           r.interface,
           r.path,
-          rate(r.rate),
+          rateText(r.rate),
           BENCH_UNITS[r.path],
           mbps(r.bytesPerSec),
           ms(r.latency?.p50Ms),
@@ -82,23 +80,15 @@ export function benchMarkdown(report: Report): string {
 }
 
 /** Writes bench.md at run end (and on flush, for an interrupted run) when some check measured something. */
-export class BenchWriter extends EventReporter {
+export class BenchWriter extends ReportFileWriter {
   readonly name = 'bench';
-  private readonly builder = new ReportBuilder();
 
-  constructor(readonly path: string) {
-    super();
+  constructor(path: string) {
+    super(path, BENCH_FILE);
   }
 
-  protected onEvent(event: RunEvent): void {
-    this.builder.apply(event);
-    if (event.type === 'run-end') this.flush();
-  }
-
-  flush(): void {
-    if (!this.builder.hasRun()) return;
+  protected render(): string | undefined {
     const report = this.builder.report();
-    if (benchResults(report).length === 0) return;
-    writeFileAtomic(this.path, benchMarkdown(report), BENCH_FILE);
+    return benchResults(report).length === 0 ? undefined : benchMarkdown(report);
   }
 }

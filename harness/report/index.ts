@@ -18,3 +18,4 @@ export * from './format-version.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { xmlAttr, xmlText } from './xml.js';
 export * from './bench-table.js';
+export * from './report-file-writer.js';

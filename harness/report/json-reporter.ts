@@ -1,22 +1,14 @@
 // report.json: written at run end, and by flush() when a run is interrupted
 // (the CLI's SIGINT handler), always atomically so a reader never sees half.
 
-import type { Report, RunEvent } from '../model/index.js';
-import { writeFileAtomic } from './atomic-write.js';
-import { EventReporter } from './event-reporter.js';
-import { ReportBuilder } from './report-builder.js';
+import type { Report } from '../model/index.js';
+import { ReportFileWriter } from './report-file-writer.js';
 
-export class JsonReporter extends EventReporter {
+export class JsonReporter extends ReportFileWriter {
   readonly name = 'json';
-  private readonly builder = new ReportBuilder();
 
-  constructor(readonly path: string) {
-    super();
-  }
-
-  protected onEvent(event: RunEvent): void {
-    this.builder.apply(event);
-    if (event.type === 'run-end') this.flush();
+  constructor(path: string) {
+    super(path, 'report.json');
   }
 
   /** The report as the events so far make it. */
@@ -24,9 +16,7 @@ export class JsonReporter extends EventReporter {
     return this.builder.report();
   }
 
-  /** Writes the current state; does nothing before the run began. */
-  flush(): void {
-    if (!this.builder.hasRun()) return;
-    writeFileAtomic(this.path, `${JSON.stringify(this.builder.report(), null, 2)}\n`, 'report.json');
+  protected render(): string {
+    return `${JSON.stringify(this.builder.report(), null, 2)}\n`;
   }
 }

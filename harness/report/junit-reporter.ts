@@ -3,35 +3,25 @@
 // the harness error code; skipped and inconclusive -> <skipped>, because a
 // CI gate decides on those by policy, not by JUnit's red/green.
 
-import type { Report, ReportCheck, RunEvent } from '../model/index.js';
-import { writeFileAtomic } from './atomic-write.js';
-import { EventReporter } from './event-reporter.js';
-import { ReportBuilder } from './report-builder.js';
+import type { Report, ReportCheck } from '../model/index.js';
+import { ReportFileWriter } from './report-file-writer.js';
 import { xmlAttr, xmlText } from './xml.js';
 
-export class JunitReporter extends EventReporter {
+export class JunitReporter extends ReportFileWriter {
   readonly name = 'junit';
-  private readonly builder = new ReportBuilder();
 
-  constructor(readonly path: string) {
-    super();
+  constructor(path: string) {
+    super(path, 'junit.xml');
   }
 
-  protected onEvent(event: RunEvent): void {
-    this.builder.apply(event);
-    if (event.type === 'run-end') this.flush();
-  }
-
-  /** Writes the current state (interrupted runs); does nothing before the run began. */
-  flush(): void {
-    if (!this.builder.hasRun()) return;
+  protected render(): string {
     const report = this.builder.report();
     const seeds = new Map<string, number>();
     for (const c of report.checks) {
       const seed = this.builder.plannedInstance(c.id)?.seed;
       if (seed !== undefined) seeds.set(c.id, seed);
     }
-    writeFileAtomic(this.path, renderJunit(report, seeds), 'junit.xml');
+    return renderJunit(report, seeds);
   }
 }
 

@@ -10,13 +10,12 @@
 import type { Socket } from 'node:dgram';
 import { Agent, request } from 'coap';
 import { generate } from 'coap-packet';
-import { createScopeGuard } from '../../core/scope.js';
-import type { TranscriptEntry, TranscriptSink } from '../../model/index.js';
 import { startLibcoap, type LibcoapHandle } from '../../../targets/interop/libcoap.js';
 import { which } from '../../../targets/interop/which.js';
 import { coapLoad } from '../load/coap.js';
 import { nowMs } from '../load/latency.js';
 import { closeQuietly, openConnectedSockets, uriOptions } from '../load/udp-sockets.js';
+import { localIo } from './tools.js';
 import type { Comparison, ComparisonOptions, ComparisonRow, ComparisonRun } from './types.js';
 
 const ID = 'coap';
@@ -35,7 +34,6 @@ const ROUNDS = 2;
 /** A ceiling slot whose answer did not come within this resends (loss must not shrink the window). */
 const RESEND_MS = 200;
 
-const NO_TRANSCRIPT: TranscriptSink = { record() {}, note() {}, entries: (): TranscriptEntry[] => [], take: (): TranscriptEntry[] => [] };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -180,7 +178,7 @@ export const coapComparison: ComparisonRun = async (o: ComparisonOptions): Promi
       `client and server share this machine's CPUs`;
 
     const iface = { id: 'libcoap', protocol: 'coap' as const, host, port, role: 'server' as const };
-    const io = { scope: createScopeGuard({ source: 'bench efficiency', scope: { hosts: [host], allowNonLoopback: false } }), transcript: NO_TRANSCRIPT, timeoutMs: 1000, peer: 'libcoap' };
+    const io = localIo(host, 'libcoap', 1000);
     const roundMs = Math.max(100, Math.round(durationMs / ROUNDS));
     const raw = { answers: 0, elapsedMs: 0, cpuUs: 0, failed: undefined as string | undefined };
     const mine = { ops: 0, errors: 0, elapsedMs: 0, cpuUs: 0, p50: [] as number[], p99: [] as number[], failed: undefined as string | undefined };

@@ -10,12 +10,12 @@
 
 import { execFile } from 'node:child_process';
 import { Pool } from 'undici';
-import { createScopeGuard } from '../../core/scope.js';
-import type { HttpInterface, TranscriptEntry, TranscriptSink } from '../../model/index.js';
+import type { HttpInterface } from '../../model/index.js';
 import { spawnManaged, type ManagedProcess } from '../../../targets/interop/process.js';
 import { which } from '../../../targets/interop/which.js';
 import { httpLoad } from '../load/http.js';
 import { nowMs } from '../load/latency.js';
+import { localIo } from './tools.js';
 import type { Comparison, ComparisonOptions, ComparisonRow, ComparisonRun } from './types.js';
 
 const ID = 'http';
@@ -45,7 +45,6 @@ s.headersTimeout = 61000;
 s.listen(0, '${HOST}', () => console.log('port ' + s.address().port));
 `;
 
-const NO_TRANSCRIPT: TranscriptSink = { record() {}, note() {}, entries: (): TranscriptEntry[] => [], take: (): TranscriptEntry[] => [] };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -84,7 +83,7 @@ async function oursRate(port: number, durationMs: number, pipeline: number): Pro
   const r = await httpLoad({
     path: 'http.request',
     iface,
-    io: { scope: createScopeGuard({ source: 'efficiency comparison', scope: { hosts: [HOST], allowNonLoopback: false } }), transcript: NO_TRANSCRIPT, timeoutMs: 3000, peer: 'http-server' },
+    io: localIo(HOST, 'http-server', 3000),
     durationMs,
     maxOps: Number.MAX_SAFE_INTEGER,
     connections: CONNECTIONS,

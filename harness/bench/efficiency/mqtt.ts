@@ -15,13 +15,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { createScopeGuard } from '../../core/scope.js';
-import type { MqttInterface, TranscriptEntry, TranscriptSink } from '../../model/index.js';
+import type { MqttInterface } from '../../model/index.js';
 import { startMosquitto, type MosquittoHandle } from '../../../targets/interop/mosquitto.js';
 import { which } from '../../../targets/interop/which.js';
 import { mqttLoad } from '../load/mqtt.js';
 import { nowMs } from '../load/latency.js';
 import { DISCONNECT, MqttFrames, connectPacket, publishTemplate, subscribePacket } from '../load/tcp-mqtt.js';
+import { localIo } from './tools.js';
 import type { Comparison, ComparisonOptions, ComparisonRow, ComparisonRun } from './types.js';
 
 const ID = 'mqtt';
@@ -52,7 +52,6 @@ const LOSS_MS = 200;
  */
 const QUIET_LOG = ['log_type none', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information'].join('\n');
 
-const NO_TRANSCRIPT: TranscriptSink = { record() {}, note() {}, entries: (): TranscriptEntry[] => [], take: (): TranscriptEntry[] => [] };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -238,7 +237,7 @@ async function oursRate(port: number, topic: string, durationMs: number, log: (l
   const r = await mqttLoad({
     path: 'mqtt.publish.qos0',
     iface,
-    io: { scope: createScopeGuard({ source: 'efficiency comparison', scope: { hosts: [HOST], allowNonLoopback: false } }), transcript: NO_TRANSCRIPT, timeoutMs: CONNECT_TIMEOUT_MS, peer: 'mosquitto' },
+    io: localIo(HOST, 'mosquitto', CONNECT_TIMEOUT_MS),
     durationMs,
     maxOps: Number.MAX_SAFE_INTEGER,
     connections: CONNECTIONS,

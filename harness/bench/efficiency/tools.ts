@@ -6,6 +6,14 @@
 
 import { spawnSync } from 'node:child_process';
 import { which } from '../../../targets/interop/which.js';
+import { createScopeGuard } from '../../core/scope.js';
+import { DISCARD_TRANSCRIPT } from '../../core/transcript.js';
+import type { Io } from '../../protocols/common/io.js';
+
+/** The Io a comparison drives its local server with: only `host` in scope, nothing transcribed. */
+export function localIo(host: string, peer: string, timeoutMs: number): Io {
+  return { scope: createScopeGuard({ source: 'bench efficiency', scope: { hosts: [host], allowNonLoopback: false } }), transcript: DISCARD_TRANSCRIPT, timeoutMs, peer };
+}
 
 export const BENCH_PACKAGES: readonly { readonly name: string; readonly binaries: readonly string[] }[] = [
   { name: 'wrk', binaries: ['wrk'] },

@@ -6,7 +6,8 @@
 // protocols/dtls/client.ts), so when every loop's first attempt fails and
 // none succeeded the run stops early and says so, naming the PSK identity.
 
-import type { PathResult, PathSettings, TranscriptEntry, TranscriptSink } from '../../model/index.js';
+import type { PathResult, PathSettings } from '../../model/index.js';
+import { DISCARD_TRANSCRIPT } from '../../core/transcript.js';
 import type { Io } from '../../protocols/common/io.js';
 import type { DatagramChannel } from '../../protocols/common/channel.js';
 import { openDtlsChannel, pskCredential } from '../../protocols/dtls/client.js';
@@ -20,13 +21,6 @@ const PROGRESS_MS = 250;
 const REFUSED_BACKOFF_MS = 20;
 const MAX_KINDS = 6;
 
-/** Handshakes are timed, not transcribed: one note per handshake would grow without bound. */
-const NO_TRANSCRIPT: TranscriptSink = {
-  record() {},
-  note() {},
-  entries: (): TranscriptEntry[] => [],
-  take: (): TranscriptEntry[] => [],
-};
 
 function settingsOf(o: LoadOptions, connections = o.connections): PathSettings {
   return { connections, inFlight: 1, durationMs: o.durationMs, maxOps: o.maxOps };
@@ -54,7 +48,7 @@ export const dtlsLoad: LoadGenerator = async (o) => {
   const peer = `${o.iface.id} (${ep.host}:${ep.port})`;
   // Ends every handshake in flight when the run ends (the caller's abort, or the end of the phase).
   const stop = new AbortController();
-  const io: Io = { ...o.io, transcript: NO_TRANSCRIPT, signal: stop.signal };
+  const io: Io = { ...o.io, transcript: DISCARD_TRANSCRIPT /* handshakes are timed, not transcribed */, signal: stop.signal };
 
   const WARMUP = 0;
   const MEASURE = 1;

@@ -45,6 +45,7 @@ import {
   publishTemplate,
   reasonText,
   subscribePacket,
+  skipProperties,
   type FrameSink,
 } from './tcp-mqtt.js';
 import type { LoadGenerator, LoadOptions } from './types.js';
@@ -188,16 +189,8 @@ async function handshake(o: LoadOptions, io: Io, iface: MqttInterface, connect: 
       if (type !== 9 || end - start < 3) return conn.fail(`not MQTT: expected SUBACK, got ${PACKET_NAMES[type]}`);
       let p = start + 2;
       if (v5) {
-        let len = 0;
-        let mul = 1;
-        for (;;) {
-          const b = buf[p++];
-          if (b === undefined || p > end) return conn.fail('malformed SUBACK');
-          len += (b & 0x7f) * mul;
-          if (b < 0x80) break;
-          mul *= 128;
-        }
-        p += len;
+        p = skipProperties(buf, p, end);
+        if (p < 0) return conn.fail('malformed SUBACK');
       }
       const code = p < end ? buf[p]! : 0x80;
       if (code >= 0x80) return finish({ kind: 'refused', reason: `SUBACK ${v5 ? reasonText(code) : `0x${code.toString(16)} failure`} for ${subscribe} (${who} may not subscribe to it)` });

@@ -65,19 +65,22 @@ export function publishPayloadAt(b0: number, buf: Buffer, start: number, end: nu
   if (end - start < 2) return -1;
   let p = start + 2 + buf.readUInt16BE(start);
   if ((b0 & 0x06) !== 0) p += 2;
-  if (v5) {
-    let len = 0;
-    let mul = 1;
-    for (let k = 0; ; k++) {
-      if (p >= end || k === 4) return -1;
-      const b = buf[p++]!;
-      len += (b & 0x7f) * mul;
-      if (b < 0x80) break;
-      mul *= 128;
-    }
-    p += len;
+  if (v5) p = skipProperties(buf, p, end);
+  return p >= 0 && p <= end ? p : -1;
+}
+
+/** Past an MQTT 5 property block at `p` (its variable byte length, then the properties); -1 when malformed. */
+export function skipProperties(buf: Buffer, p: number, end: number): number {
+  let len = 0;
+  let mul = 1;
+  for (let k = 0; ; k++) {
+    if (p >= end || k === 4) return -1;
+    const b = buf[p++]!;
+    len += (b & 0x7f) * mul;
+    if (b < 0x80) break;
+    mul *= 128;
   }
-  return p <= end ? p : -1;
+  return p + len;
 }
 
 /** The packet id of a PUBLISH with QoS > 0 (body at buf[start, end)); -1 when malformed. */

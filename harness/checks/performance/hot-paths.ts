@@ -14,7 +14,7 @@
 
 import type { BenchPath, Check, CheckContext, CheckOutcome, FindingDraft, PathResult, PerformanceFloor, Target, Interface } from '../../model/index.js';
 import { generatorFor } from '../../bench/load/index.js';
-import { floorText, judgeFloor, type FloorJudgement } from '../../bench/floors.js';
+import { floorText, judgeFloor, rateText, type FloorJudgement } from '../../bench/floors.js';
 import { httpLogin } from '../../protocols/http/login.js';
 import { ioOf } from '../io.js';
 import { planPaths, type PlannedPath } from './plan.js';
@@ -42,12 +42,11 @@ export const PATH_DEFAULTS: Readonly<Record<BenchPath, { readonly connections: n
 
 const floorsOf = (t: Target, iface: Interface): readonly PerformanceFloor[] => (t.declaration.performance?.floors ?? []).filter((f) => f.interface === iface.id);
 
-const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3));
 
 /** One path in a few words: `mqtt.publish.qos1 2,468/s p99 4.10 ms`. */
 function brief(r: PathResult): string {
   if (r.skipped) return `${r.path} not measured`;
-  return `${r.path} ${fmt(r.rate)}/s${r.latency ? ` p99 ${r.latency.p99Ms.toFixed(2)} ms` : ''}${r.errors ? ` (${r.errors} errors)` : ''}`;
+  return `${r.path} ${rateText(r.rate)}/s${r.latency ? ` p99 ${r.latency.p99Ms.toFixed(2)} ms` : ''}${r.errors ? ` (${r.errors} errors)` : ''}`;
 }
 
 function skippedResult(p: PlannedPath, durationMs: number): PathResult {
@@ -110,7 +109,7 @@ async function measure(ctx: CheckContext, mode: 'bench' | 'floors'): Promise<Che
       ...(session.headers ? { headers: session.headers } : {}),
       onProgress: (ops) => {
         const s = (Date.now() - started) / 1000;
-        ctx.caseDone(`bench: ${p.path} ${ops.toLocaleString('en-US')} ops${s >= 1 ? `, ${fmt(ops / s)}/s` : ''}`);
+        ctx.caseDone(`bench: ${p.path} ${ops.toLocaleString('en-US')} ops${s >= 1 ? `, ${rateText(ops / s)}/s` : ''}`);
       },
     });
     results.push(p.note && !r.skipped ? { ...r, notes: [...r.notes, p.note] } : r);

@@ -47,7 +47,8 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as netConnect, type Socket } from 'node:net';
 import { generate as coapGenerate } from 'coap-packet';
-import type { Check, CheckContext, CheckOutcome, CoapInterface, Endpoint, Evidence, FindingDraft, HttpInterface, MqttInterface, Protocol, Target, TranscriptEntry, TranscriptSink } from '../../model/index.js';
+import type { Check, CheckContext, CheckOutcome, CoapInterface, Endpoint, Evidence, FindingDraft, HttpInterface, MqttInterface, Protocol, Target, TranscriptEntry } from '../../model/index.js';
+import { DISCARD_TRANSCRIPT } from '../../core/transcript.js';
 import { DEFAULT_FLOOD_LATENCY_MS } from '../../model/bench.js';
 import type { Io } from '../../protocols/common/io.js';
 import { dtlsClientHello } from '../../protocols/common/port-probe.js';
@@ -260,8 +261,6 @@ interface Load {
   stop(): Promise<void>;
 }
 
-/** A transcript that keeps nothing: flood connections are summarised, not recorded one by one. */
-const DISCARD: TranscriptSink = { record() {}, note() {}, entries: () => [], take: () => [] };
 
 /** Connections that send nothing, held. */
 function connectionFlood(ep: Endpoint, connectTimeoutMs: number): Load {
@@ -341,7 +340,7 @@ function connectionFlood(ep: Endpoint, connectTimeoutMs: number): Load {
 /** Connections that send a request head one byte at a time and never finish it. */
 function slowRequestFlood(iface: HttpInterface, io: Io): Load {
   const stopper = new AbortController();
-  const floodIo: Io = { scope: io.scope, transcript: DISCARD, timeoutMs: io.timeoutMs, signal: stopper.signal, peer: io.peer };
+  const floodIo: Io = { scope: io.scope, transcript: DISCARD_TRANSCRIPT, timeoutMs: io.timeoutMs, signal: stopper.signal, peer: io.peer };
   const host = `${iface.host.includes(':') ? `[${iface.host}]` : iface.host}:${iface.port}`;
   const head = Buffer.from(`GET ${iface.probePath} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: gauntlet-flood\r\nX-Gauntlet-Slow: `, 'latin1');
   const conns = new Map<Socket, { sent: number; got: number }>();

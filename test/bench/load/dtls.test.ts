@@ -6,10 +6,10 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dtlsLoad } from '../../../harness/bench/load/dtls.js';
+import { createScopeGuard } from '../../../harness/core/scope.js';
+import { explain, loadIo } from './support.js';
 import type { LoadOptions } from '../../../harness/bench/load/types.js';
 import { isGauntletError } from '../../../harness/core/errors.js';
-import { createScopeGuard } from '../../../harness/core/scope.js';
-import { TranscriptRecorder } from '../../../harness/core/transcript.js';
 import type { CoapInterface, PathResult, Principal } from '../../../harness/model/index.js';
 import type { Io } from '../../../harness/protocols/common/io.js';
 import { startReferenceDevice, type RunningDevice } from '../../../targets/reference-device/index.js';
@@ -22,13 +22,8 @@ afterEach(async () => {
   for (const p of peers.splice(0)) p.close();
 });
 
-const io = (timeoutMs = 1000, extra: Partial<Io> = {}): Io => ({
-  scope: createScopeGuard({ source: 'dtls.test', scope: { hosts: ['127.0.0.1'], allowNonLoopback: false } }),
-  transcript: new TranscriptRecorder(),
-  timeoutMs,
-  peer: 'coaps',
-  ...extra,
-});
+
+const io = (timeoutMs = 1000, extra: Partial<Io> = {}): Io => loadIo('coaps', timeoutMs, extra);
 
 const iface = (port: number, protocol: 'coap' | 'coaps' = 'coaps'): CoapInterface => ({ id: protocol, protocol, host: '127.0.0.1', port, role: 'server' });
 
@@ -37,8 +32,6 @@ const sensor = (psk?: Principal['psk']): Principal => ({ name: 'sensor', user: '
 function opts(port: number, principal: Principal | undefined, over: Partial<LoadOptions> = {}): LoadOptions {
   return { path: 'dtls.handshake', iface: iface(port), io: io(), durationMs: 1000, maxOps: 1_000_000, connections: 2, inFlight: 1, resource: '', ...(principal ? { principal } : {}), ...over };
 }
-
-const explain = (r: PathResult) => JSON.stringify(r, null, 1);
 
 async function silentPeer(): Promise<number> {
   const s = createSocket('udp4');

@@ -11,11 +11,11 @@ import { request as httpsRequest } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { httpLoad } from '../../../harness/bench/load/http.js';
+import { createScopeGuard } from '../../../harness/core/scope.js';
+import { expectMeasured, explain, loadIo } from './support.js';
 import type { LoadOptions } from '../../../harness/bench/load/types.js';
 import { isGauntletError } from '../../../harness/core/errors.js';
-import { createScopeGuard } from '../../../harness/core/scope.js';
 import { targetFromObject } from '../../../harness/core/target-file.js';
-import { TranscriptRecorder } from '../../../harness/core/transcript.js';
 import type { BenchPath, HttpInterface, PathResult } from '../../../harness/model/index.js';
 import type { Io } from '../../../harness/protocols/common/io.js';
 import { startReferenceDevice, type RunningDevice } from '../../../targets/reference-device/index.js';
@@ -58,30 +58,13 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
-const io = (over: Partial<Io> = {}): Io => ({
-  scope: createScopeGuard({ source: 'http.test', scope: { hosts: ['127.0.0.1'], allowNonLoopback: false } }),
-  transcript: new TranscriptRecorder(),
-  timeoutMs: 1500,
-  peer: 'https',
-  ...over,
-});
+
+const io = (over: Partial<Io> = {}): Io => loadIo('https', 1500, over);
 
 function opts(path: BenchPath, over: Partial<LoadOptions> = {}): LoadOptions {
   return { path, iface: https, io: io(), durationMs: 600, maxOps: 1_000_000, connections: 2, inFlight: 4, resource: '/api/health', ...over };
 }
 
-const explain = (r: PathResult) => JSON.stringify(r, null, 1);
-
-function expectMeasured(r: PathResult): void {
-  expect(r.skipped, explain(r)).toBeUndefined();
-  expect(r.ops, explain(r)).toBeGreaterThan(0);
-  expect(r.errors, explain(r)).toBe(0);
-  expect(r.rate).toBeGreaterThan(0);
-  expect(r.elapsedMs).toBeGreaterThan(0);
-  expect(r.latency?.samples).toBe(r.ops);
-  expect(r.latency!.p50Ms).toBeGreaterThan(0);
-  expect(r.latency!.p99Ms).toBeGreaterThanOrEqual(r.latency!.p50Ms);
-}
 
 interface Local {
   readonly iface: HttpInterface;

@@ -9,11 +9,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mqttLoad } from '../../../harness/bench/load/mqtt.js';
 import { MqttFrames } from '../../../harness/bench/load/tcp-mqtt.js';
+import { encodeVarint } from '../../../harness/protocols/mqtt/connect-bytes.js';
+import { createScopeGuard } from '../../../harness/core/scope.js';
+import { expectMeasured, explain, loadIo } from './support.js';
 import type { LoadOptions } from '../../../harness/bench/load/types.js';
 import { isGauntletError } from '../../../harness/core/errors.js';
-import { createScopeGuard } from '../../../harness/core/scope.js';
 import { targetFromObject } from '../../../harness/core/target-file.js';
-import { TranscriptRecorder } from '../../../harness/core/transcript.js';
 import type { BenchPath, MqttInterface, PathResult, Principal, Target } from '../../../harness/model/index.js';
 import type { Io } from '../../../harness/protocols/common/io.js';
 import { startReferenceDevice, type RunningDevice } from '../../../targets/reference-device/index.js';
@@ -42,30 +43,13 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
-const io = (over: Partial<Io> = {}): Io => ({
-  scope: createScopeGuard({ source: 'mqtt.test', scope: { hosts: ['127.0.0.1'], allowNonLoopback: false } }),
-  transcript: new TranscriptRecorder(),
-  timeoutMs: 1500,
-  peer: 'mqtts',
-  ...over,
-});
+
+const io = (over: Partial<Io> = {}): Io => loadIo('mqtts', 1500, over);
 
 function opts(path: BenchPath, over: Partial<LoadOptions> = {}): LoadOptions {
   return { path, iface: mqtts, principal: sensor, io: io(), durationMs: 600, maxOps: 1_000_000, connections: 2, inFlight: 16, resource: TOPIC, ...over };
 }
 
-const explain = (r: PathResult) => JSON.stringify(r, null, 1);
-
-function expectMeasured(r: PathResult): void {
-  expect(r.skipped, explain(r)).toBeUndefined();
-  expect(r.ops, explain(r)).toBeGreaterThan(0);
-  expect(r.errors, explain(r)).toBe(0);
-  expect(r.rate).toBeGreaterThan(0);
-  expect(r.elapsedMs).toBeGreaterThan(0);
-  expect(r.latency?.samples).toBe(r.ops);
-  expect(r.latency!.p50Ms).toBeGreaterThan(0);
-  expect(r.latency!.p99Ms).toBeGreaterThanOrEqual(r.latency!.p50Ms);
-}
 
 interface FakeBroker {
   readonly server: Server;
@@ -108,7 +92,7 @@ async function fakeBroker(
           // Forward as QoS 0: drop the packet id (and keep v5 properties as they are).
           const payloadFrom = start + 2 + topicLen + (qos > 0 ? 2 : 0);
           const body = Buffer.concat([buf.subarray(start, start + 2 + topicLen), buf.subarray(payloadFrom, end)]);
-          const head = Buffer.from([0x30, ...varint(body.length)]);
+          const head = Buffer.concat([Buffer.from([0x30]), encodeVarint(body.length)]);
           for (const sub of subscribers) sub.write(Buffer.concat([head, body]));
         } else if (type === 12) s.write(Buffer.from([0xd0, 0x00]));
         else if (type === 14) s.end();
@@ -136,16 +120,6 @@ async function fakeBroker(
   };
 }
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
 
 async function timed<T>(run: Promise<T>): Promise<{ value: T; ms: number }> {
   const t0 = Date.now();
