@@ -27,7 +27,11 @@
 // declared suites, the cookie exchange followed (an alert counts too). A
 // connection the device accepts and then closes or ignores is not an answer.
 // The flood is held HOLD_MS after it is fully under way and until MIN_PROBES
-// probes ran during it; it ends at once when a probe fails. Then every
+// probes ran during it. A probe that gets no answer in time is confirmed at
+// once by the next one, the flood still held: CONFIRM_MISSES misses in a row
+// are a denial of service and end the flood; a single late probe followed by
+// one answered in time is a stall (a loaded test machine shows those too),
+// kept in the evidence and the reason, not a finding. Then every
 // socket is closed and the device must answer a probe again within
 // RECOVERY_MS (probed every PROBE_EVERY_MS).
 // Verdicts: fail (high) when a probe during the flood got no answer in time,
@@ -86,6 +90,8 @@ export const HOLD_MS = 1000;
 export const PROBE_EVERY_MS = 200;
 /** Probes that must run while the flood is fully under way. */
 export const MIN_PROBES = 3;
+/** Probes in a row without an answer in time that make a finding (the first miss is confirmed by the next). */
+export const CONFIRM_MISSES = 2;
 /** After the flood the device must answer a probe again within this long, ms. */
 export const RECOVERY_MS = 5000;
 /** Bound on the whole check, with the run's time budget, ms. */
@@ -227,8 +233,21 @@ async function probeOnce(env: Env, timeoutMs: number): Promise<ProbeResult> {
   }
 }
 
-/** Before the flood: is the device there at all? (coap: a device that ignores pings gets GETs.) */
+/**
+ * Before the flood: is the device there at all? Asked twice when the first
+ * probe goes unanswered (a busy device or test machine), so inconclusive
+ * means it really was not there.
+ */
 async function baseline(env: Env): Promise<ProbeResult> {
+  const first = await baselineOnce(env);
+  if (first.answered || env.ctx.signal.aborted) return first;
+  await pause(env.ctx.signal, PROBE_EVERY_MS);
+  if (env.ctx.signal.aborted) return first;
+  return baselineOnce(env);
+}
+
+/** One baseline probe (coap: a device that ignores pings gets GETs). */
+async function baselineOnce(env: Env): Promise<ProbeResult> {
   const { ctx } = env;
   const first = await probeOnce(env, ctx.ioTimeoutMs);
   if (first.answered || ctx.iface.protocol !== 'coap' || ctx.signal.aborted) return first;
@@ -579,8 +598,10 @@ interface Recovery {
 interface FloodResult {
   readonly kind: FloodKind;
   readonly probes: readonly Probe[];
-  /** The probe that got no answer in time (the flood stopped there). */
+  /** The probe that got no answer in time, confirmed by the next (the flood stopped there). */
   readonly failed: Probe | undefined;
+  /** Probes without an answer in time that the next probe did not confirm. */
+  readonly stalls: readonly Probe[];
   readonly summary: string;
   readonly figures: { readonly connections: number; readonly requests: number };
   /** Absent when interrupted. */
@@ -620,7 +641,10 @@ async function runFlood(env: Env, kind: FloodKind): Promise<FloodResult> {
   });
   const probes: Probe[] = [];
   let failed: Probe | undefined;
-  const capMs = RAMP_MS + HOLD_MS + latencyMs + 1000;
+  const stalls: Probe[] = [];
+  let missed: Probe[] = [];
+  // Room for a miss and its confirmation at the very end.
+  const capMs = RAMP_MS + HOLD_MS + CONFIRM_MISSES * latencyMs + 1000;
   try {
     while (!signal.aborted) {
       const start = performance.now();
@@ -631,9 +655,16 @@ async function runFlood(env: Env, kind: FloodKind): Promise<FloodResult> {
       probes.push(p);
       ctx.transcript.note(`probe ${p.n}, ${ms1(p.at)} ms into the flood, while ${inFlight.text}: ${r.detail} after ${ms1(r.ms)} ms${p.ok ? '' : ' (no answer in time)'}`);
       if (!p.ok) {
-        failed = p;
-        break;
+        missed.push(p);
+        if (missed.length >= CONFIRM_MISSES) {
+          failed = missed[0];
+          break;
+        }
+        // Confirmed (or not) at once, the flood still held.
+        continue;
       }
+      stalls.push(...missed);
+      missed = [];
       const now = performance.now();
       const during = rampedAt === undefined ? 0 : probes.filter((q) => t0 + q.at >= rampedAt!).length;
       if (rampedAt !== undefined && now - rampedAt >= HOLD_MS && during >= MIN_PROBES) break;
@@ -646,7 +677,9 @@ async function runFlood(env: Env, kind: FloodKind): Promise<FloodResult> {
   }
   const summary = load.summary();
   ctx.transcript.note(`${FLOOD_NAME[kind]} stopped after ${ms1(performance.now() - t0)} ms, every socket closed: ${summary}`);
-  const base = { kind, probes, failed, summary, figures: load.figures() };
+  // A miss the run did not get to confirm (interrupted) is a stall too.
+  stalls.push(...(failed ? [] : missed));
+  const base = { kind, probes, failed, stalls, summary, figures: load.figures() };
   if (signal.aborted) return { ...base, recovery: undefined, interrupted: true, elapsedMs: performance.now() - t0, transcript: ctx.transcript.take() };
 
   // Recovery: the device must answer again once the flood is gone.
@@ -692,7 +725,10 @@ function latencies(r: FloodResult): { p50: number; max: number; n: number } {
 function floodLine(r: FloodResult): string {
   const l = latencies(r);
   const rec = r.recovery ? (r.recovery.ok ? `answered again ${ms1(r.recovery.ms)} ms after it` : `no answer within ${RECOVERY_MS} ms after it`) : 'interrupted';
-  return `${FLOOD_NAME[r.kind]}: ${r.summary}; ${l.n} probes answered in time, p50 ${ms1(l.p50)} ms, max ${ms1(l.max)} ms; ${rec}`;
+  const stalls = r.stalls.length
+    ? `; ${r.stalls.length} probe${r.stalls.length > 1 ? 's' : ''} late (${r.stalls.map((p) => `probe ${p.n}: ${p.detail} after ${ms1(p.ms)} ms`).join(', ')}), the next answered in time: a stall, not a denial of service`
+    : '';
+  return `${FLOOD_NAME[r.kind]}: ${r.summary}; ${l.n} probes answered in time, p50 ${ms1(l.p50)} ms, max ${ms1(l.max)} ms${stalls}; ${rec}`;
 }
 
 function findingOf(env: Env, r: FloodResult, declared: { text: string; source: string }): FindingDraft {
@@ -705,7 +741,9 @@ function findingOf(env: Env, r: FloodResult, declared: { text: string; source: s
     const what = f.answered
       ? `was answered only after ${ms1(f.ms)} ms (${f.detail}), over the ${env.latencyMs} ms allowed`
       : `was not answered (${f.detail}, after ${ms1(f.ms)} ms; ${env.latencyMs} ms allowed)`;
-    summary = `${where}: the ${env.probeName} probe ${what} while ${f.inFlight.text}, ${ms1(f.at)} ms into the flood${after}`;
+    const next = r.probes[f.n];
+    const confirmed = next ? `, and the next probe was not answered in time either (${next.detail} after ${ms1(next.ms)} ms)` : '';
+    summary = `${where}: the ${env.probeName} probe ${what} while ${f.inFlight.text}, ${ms1(f.at)} ms into the flood${confirmed}${after}`;
   } else {
     const l = latencies(r);
     summary = `${where}: every probe during the flood was answered (${l.n}, max ${ms1(l.max)} ms), but the device did not answer again within ${RECOVERY_MS} ms after the flood stopped (${rec.detail})`;

@@ -126,7 +126,7 @@ describe('robustness.flood: error paths', () => {
     expect(out.findings).toHaveLength(1);
     const f = out.findings[0]!;
     expect(f.severity).toBe('high');
-    expect(f.summary).toMatch(/^connection flood on broker: the MQTT CONNECT probe was not answered \(no CONNACK within 300 ms, after \d+ ms; 300 ms allowed\) while \d+ connections were held \(\d+ opened\), \d+ ms into the flood; it answered again [\d.]+ ms after the flood stopped$/);
+    expect(f.summary).toMatch(/^connection flood on broker: the MQTT CONNECT probe was not answered \(no CONNACK within 300 ms, after \d+ ms; 300 ms allowed\) while \d+ connections were held \(\d+ opened\), \d+ ms into the flood, and the next probe was not answered in time either \(no CONNACK within 300 ms after \d+ ms\); it answered again [\d.]+ ms after the flood stopped$/);
     expect(f.evidence.declared).toMatch(/within 300 ms during each flood \(declaration\.performance\.floodLatency\)/);
     expect(f.evidence.source).toBe('target:declaration.performance.floodLatency');
     expect(f.evidence.observed).toMatch(/probes during the flood:\n {2}probe 1 at /);
@@ -136,6 +136,31 @@ describe('robustness.flood: error paths', () => {
     expect(f.evidence.transcript.some((e) => /connection flood stopped after/.test(e.decoded))).toBe(true);
     expect(out.stats!['connectionsOpened']).toBeGreaterThan(16);
     await until('the broker to see every connection closed', () => broker.open() === 0);
+  }, 20_000);
+
+  it('one late probe that the next one does not confirm is a stall in the evidence, not a finding', async () => {
+    // A broker that serves every CONNECT but leaves the first one during the flood unanswered.
+    const sockets = new Set<Socket>();
+    let connects = 0;
+    const server: Server = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+      s.on('data', (b: Buffer) => {
+        if (b[0] !== 0x10) return;
+        connects++;
+        if (connects === 3) return;
+        s.end(CONNACK_5);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => (sockets.forEach((x) => x.destroy()), server.close(() => r()))));
+    const port = (server.address() as { port: number }).port;
+    const out = await robustnessFlood.run(contextFor(withLatency(mqttTarget(port), 300), { ioTimeoutMs: 1000 }));
+    expect(out.verdict, out.reason).toBe('pass');
+    expect(out.findings).toEqual([]);
+    expect(out.reason).toMatch(/1 probe late \(probe 2: no CONNACK within 300 ms after \d+ ms\), the next answered in time: a stall, not a denial of service/);
+    expect(out.evidence?.observed).toMatch(/a stall, not a denial of service/);
   }, 20_000);
 
   it('a server that never serves again after the flood fails for not recovering', async () => {
