@@ -177,6 +177,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       ioTimeoutMs: o.ioTimeoutMs,
       budget: o.budget,
       replayPath: o.replayPath,
+      profile: { name: o.profile.name, description: o.profile.description, requirements: o.profile.requirements },
       ...(control ? { control } : {}),
       ...(o.fuzz ? { fuzz: o.fuzz } : {}),
       ...(o.bench ? { bench: o.bench } : {}),

@@ -5,6 +5,7 @@
 // run-end, so every reporter writes what it has.
 
 import type {
+  ProfileSummary,
   Budget,
   CheckContext,
   CheckOutcome,
@@ -35,6 +36,8 @@ import { TranscriptRecorder } from './transcript.js';
 export const BUDGET_SLACK_MS = 120_000;
 
 export interface RunnerOptions {
+  /** The profile's requirement table, carried in run-begin for the requirement matrix. */
+  readonly profile?: ProfileSummary;
   readonly target: Target;
   readonly plan: readonly PlannedCheck[];
   readonly meta: RunMeta;
@@ -104,7 +107,8 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
     peer: iface?.id ?? 'run',
   });
 
-  await emit({ type: 'run-begin', run: opts.meta, plan: opts.plan.map(({ check: _c, ...p }) => p) });
+  const plan = opts.plan.map(({ check: _c, ...p }) => p);
+  await emit(opts.profile ? { type: 'run-begin', run: opts.meta, plan, profile: opts.profile } : { type: 'run-begin', run: opts.meta, plan });
   const total = opts.plan.length;
   let index = 0;
 

@@ -5,6 +5,7 @@ import type { CheckInstance, Stats } from './check.js';
 import type { Evidence, Finding } from './evidence.js';
 import type { Verdict, VerdictCounts } from './verdict.js';
 import type { PathResult } from './bench.js';
+import type { ProfileSummary } from './requirements.js';
 
 export const EVENT_LOG_FORMAT = 'gauntlet-events/1';
 export const REPORT_FORMAT = 'gauntlet-report/1';
@@ -55,7 +56,13 @@ export interface CheckResult {
 }
 
 export type RunEvent =
-  | { readonly type: 'run-begin'; readonly run: RunMeta; readonly plan: readonly PlannedInstance[] }
+  | {
+      readonly type: 'run-begin';
+      readonly run: RunMeta;
+      readonly plan: readonly PlannedInstance[];
+      /** The profile's requirement table, for the requirement matrix (absent in logs before it existed). */
+      readonly profile?: ProfileSummary;
+    }
   | { readonly type: 'check-begin'; readonly instanceId: string; readonly index: number; readonly total: number }
   | { readonly type: 'case'; readonly instanceId: string; readonly n: number; readonly summary: string }
   | { readonly type: 'note'; readonly instanceId?: string; readonly text: string }

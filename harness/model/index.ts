@@ -8,3 +8,5 @@ export * from './events.js';
 export * from './report.js';
 export * from './fuzz.js';
 export * from './bench.js';
+export * from './requirements.js';
+export * from './gate.js';

@@ -6,6 +6,8 @@ import type { Stats } from './check.js';
 import type { Evidence, Severity } from './evidence.js';
 import type { Verdict, VerdictCounts } from './verdict.js';
 import type { PathResult } from './bench.js';
+import type { RequirementMatrix } from './requirements.js';
+import type { GateResult } from './gate.js';
 
 export interface ReportFinding {
   readonly id: string;
@@ -40,4 +42,8 @@ export interface Report {
   readonly run: RunMeta & { readonly finishedAt?: string; readonly durationMs?: number; readonly interrupted: boolean };
   readonly checks: readonly ReportCheck[];
   readonly summary: VerdictCounts;
+  /** The profile's requirements with their verdicts and coverage figures. */
+  readonly requirements?: RequirementMatrix;
+  /** The CI gate's decision, when the run computed one. */
+  readonly gate?: GateResult;
 }

@@ -7,16 +7,11 @@ import { ReportFileWriter } from './report-file-writer.js';
 export class JsonReporter extends ReportFileWriter {
   readonly name = 'json';
 
-  constructor(path: string) {
-    super(path, 'report.json');
-  }
-
-  /** The report as the events so far make it. */
-  report(): Report {
-    return this.builder.report();
+  constructor(path: string, finish?: (r: Report) => Report) {
+    super(path, 'report.json', finish);
   }
 
   protected render(): string {
-    return `${JSON.stringify(this.builder.report(), null, 2)}\n`;
+    return `${JSON.stringify(this.report(), null, 2)}\n`;
   }
 }

@@ -65,7 +65,7 @@ export class ReporterMux {
 export function callHook(reporter: Reporter, event: RunEvent): void | Promise<void> {
   switch (event.type) {
     case 'run-begin':
-      return reporter.onRunBegin?.(event.run, event.plan);
+      return reporter.onRunBegin?.(event.run, event.plan, event.profile);
     case 'check-begin':
       return reporter.onCheckBegin?.(event.instanceId, event.index, event.total);
     case 'case':

@@ -7,13 +7,17 @@
 // 'inconclusive' because the run was interrupted, and both are counted.
 // Several run-begin events (shards replayed in sequence) add to one plan;
 // the run meta stays the first run's and `merge` overrides what it needs.
+// With the profile's requirement table (run-begin carries it) the report
+// also holds the requirement matrix and its coverage figures.
 
 import { GauntletError } from '../core/errors.js';
 import {
   REPORT_FORMAT,
   emptyCounts,
+  requirementMatrix,
   type CheckResult,
   type PlannedInstance,
+  type ProfileSummary,
   type Report,
   type ReportCheck,
   type ReportFinding,
@@ -28,6 +32,7 @@ export const NOT_FINISHED_REASON = 'not finished: the run was interrupted during
 
 export class ReportBuilder {
   private run: RunMeta | undefined;
+  private profile: ProfileSummary | undefined;
   private readonly order: string[] = [];
   private readonly planned = new Map<string, PlannedInstance>();
   private readonly results = new Map<string, CheckResult>();
@@ -44,6 +49,7 @@ export class ReportBuilder {
       case 'run-begin':
         this.runBegins++;
         this.run ??= event.run;
+        this.profile ??= event.profile;
         for (const p of event.plan) {
           if (!this.planned.has(p.id) && !this.results.has(p.id)) this.order.push(p.id);
           this.planned.set(p.id, p);
@@ -97,6 +103,12 @@ export class ReportBuilder {
     const summary: VerdictCounts = emptyCounts();
     for (const c of checks) summary[c.verdict]++;
     const interrupted = this.interruptedFlag || this.runEnds < this.runBegins;
+    const requirements = this.profile
+      ? requirementMatrix(
+          this.profile,
+          checks.map((c) => ({ id: c.id, check: c.check, verdict: c.verdict, requirements: c.requirements, findings: c.findings.length })),
+        )
+      : undefined;
     return {
       format: REPORT_FORMAT,
       run: {
@@ -107,6 +119,7 @@ export class ReportBuilder {
       },
       checks,
       summary,
+      ...(requirements ? { requirements } : {}),
     };
   }
 

@@ -3,7 +3,7 @@
 // file is written atomically at run end, and by flush() when a run is
 // interrupted (the CLI's SIGINT handler), so a reader never sees half.
 
-import type { RunEvent } from '../model/index.js';
+import type { Report, RunEvent } from '../model/index.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { EventReporter } from './event-reporter.js';
 import { ReportBuilder } from './report-builder.js';
@@ -15,8 +15,15 @@ export abstract class ReportFileWriter extends EventReporter {
     readonly path: string,
     /** How the file is named in a write error. */
     private readonly what: string,
+    /** Adds what the run decides after the events (the CI gate's decision). */
+    private readonly finish: (r: Report) => Report = (r) => r,
   ) {
     super();
+  }
+
+  /** The report as the events so far make it, finished by the run's hook. */
+  report(): Report {
+    return this.finish(this.builder.report());
   }
 
   /** The file's text for the report so far; undefined writes nothing. */

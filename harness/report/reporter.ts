@@ -2,11 +2,11 @@
 // async; the multiplexer awaits each in turn and isolates failures, so one
 // broken reporter never ends a run.
 
-import type { CheckResult, RunEvent, RunMeta, PlannedInstance } from '../model/index.js';
+import type { CheckResult, ProfileSummary, RunEvent, RunMeta, PlannedInstance } from '../model/index.js';
 
 export interface Reporter {
   readonly name: string;
-  onRunBegin?(run: RunMeta, plan: readonly PlannedInstance[]): void | Promise<void>;
+  onRunBegin?(run: RunMeta, plan: readonly PlannedInstance[], profile?: ProfileSummary): void | Promise<void>;
   onCheckBegin?(instanceId: string, index: number, total: number): void | Promise<void>;
   onCase?(instanceId: string, n: number, summary: string): void | Promise<void>;
   onNote?(text: string, instanceId?: string): void | Promise<void>;
