@@ -42,10 +42,10 @@ export const CATALOG: Readonly<Record<string, readonly string[]>> = {
   ],
   // Unauthenticated subjects denied (authorization matrix, anonymous row).
   C04: [
-    ...ids(STD.nistir, ['LAI-2', 'Conf-2']),
+    ...ids(STD.nistir, ['LAI-2', 'Conf-2', 'SWU-4']),
     ...ids(STD.en303645, ['5.5-4', '5.5-5']),
     ...ids(STD.ts103701, ['5.5-4-2', '5.5-5-2']),
-    ...ids(STD.en18031, ['ACM-1', 'AUM-1-1', 'AUM-3']),
+    ...ids(STD.en18031, ['ACM-1', 'ACM-2', 'AUM-1-1', 'AUM-3', 'GEC-3']),
     ...ids(STD.sb327, ['1798.91.04(a)']),
     ...ids(STD.cta2088, ['SA-002']),
   ],
@@ -54,15 +54,17 @@ export const CATALOG: Readonly<Record<string, readonly string[]>> = {
     ...ids(STD.nistir, ['DP-1']),
     ...ids(STD.en303645, ['5.3-10', '5.5-1']),
     ...ids(STD.ts103701, ['5.3-2-2']),
-    ...ids(STD.en18031, ['AUM-3', 'SUM-2']),
+    ...ids(STD.en18031, ['AUM-3', 'SCM-2', 'SUM-2']),
+    ...ids(STD.sb327, ['1798.91.04(a)']),
     ...ids(STD.cta2088, ['SA-031']),
   ],
   // TLS/DTLS scan: versions, suites, the declared crypto; no DTLS 1.0, no NULL/export/anon/RC4/3DES/MD5.
   C06: [
     ...ids(STD.nistir, ['DP-1']),
-    ...ids(STD.en303645, ['5.1-3', '5.5-1', '5.5-6', '5.5-7']),
+    ...ids(STD.en303645, ['5.1-3', '5.3-7', '5.5-1', '5.5-6', '5.5-7']),
     ...ids(STD.ts103701, ['5.1-3-2', '5.5-1-2']),
-    ...ids(STD.en18031, ['SCM-2', 'SCM-3', 'CRY-1', 'AUM-2']),
+    ...ids(STD.en18031, ['SCM-2', 'SCM-3', 'CRY-1', 'AUM-2', 'CCK-1']),
+    ...ids(STD.sb327, ['1798.91.04(a)']),
     ...ids(STD.cta2088, ['DIT-005', 'DIT-006', 'DIT-007', 'DIT-008', 'CRY-001']),
   ],
   // No credentials, keys, tokens or personal data in clear.
@@ -90,7 +92,7 @@ export const CATALOG: Readonly<Record<string, readonly string[]>> = {
   C12: [
     ...ids(STD.nistir, ['LAI-1']),
     ...ids(STD.en303645, ['5.6-1', '5.6-5']),
-    ...ids(STD.ts103701, ['5.6-1-2', '5.1-5-2a', '5.13-1-2c']),
+    ...ids(STD.ts103701, ['5.6-1-2', '5.1-1-2a', '5.1-5-2a', '5.3-10-1c', '5.13-1-2c']),
     ...ids(STD.en18031, ['GEC-2', 'GEC-4', 'GEC-5']),
     ...ids(STD.cta2088, ['SA-035', 'SA-036']),
   ],
@@ -101,6 +103,7 @@ export const CATALOG: Readonly<Record<string, readonly string[]>> = {
     ...ids(STD.en303645, ['5.13-1']),
     ...ids(STD.ts103701, ['5.13-1-2a']),
     ...ids(STD.en18031, ['GEC-6']),
+    ...ids(STD.sb327, ['1798.91.04(a)']),
     ...ids(STD.cta2088, ['DV-001']),
   ],
 };

@@ -4,7 +4,8 @@
 // code from the gate. `run` and `replay` both come through here.
 
 import { join, relative } from 'node:path';
-import type { BenchSettings, Budget, CheckResult, FuzzTuning, Profile, Protocol, RunMeta, Target, TargetControl } from '../model/index.js';
+import { evaluateGate, gateInputsOf, type Baseline, type BenchSettings, type Budget, type CheckResult, type FuzzTuning, type Gate, type GateResult, type Profile, type Protocol, type Report, type RunMeta, type Target, type TargetControl } from '../model/index.js';
+import { loadBaseline, today } from '../core/baseline-file.js';
 import { EXIT, GauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
 import { machineOf } from '../core/machine.js';
@@ -36,7 +37,7 @@ export const BUILTIN_REBOOT_WAIT_MS = 500;
 
 export const BUILTIN_TARGET = 'builtin:reference-device';
 
-export type Gate = 'any-fail' | 'none';
+export type { Gate } from '../model/index.js';
 
 /**
  * Starts the built-in reference device: in this process (its services under
@@ -70,6 +71,8 @@ export interface SessionOptions {
   readonly out?: string;
   readonly reportsBase: string;
   readonly gate: Gate;
+  /** Accepted findings for --gate new-findings (a gauntlet-baseline/1 file). */
+  readonly baselinePath?: string;
   readonly ioTimeoutMs: number;
   readonly budget: Budget;
   readonly replayPath?: string;
@@ -96,12 +99,20 @@ export interface SessionResult {
   readonly interrupted: boolean;
 }
 
-/** Exit code: 1 when the gate fails on findings, else 3 on harness errors, else 0; 130 when interrupted. */
-export function exitCodeFor(results: readonly CheckResult[], gate: Gate, interrupted: boolean): number {
+/** Exit code: 1 when the gate failed, else 3 on harness errors, else 0; 130 when interrupted. */
+export function exitCodeFor(results: readonly CheckResult[], gate: GateResult, interrupted: boolean): number {
   if (interrupted) return EXIT.interrupted;
-  if (gate === 'any-fail' && results.some((r) => r.verdict === 'fail')) return EXIT.gateFailed;
+  if (!gate.passed) return EXIT.gateFailed;
   if (results.some((r) => r.verdict === 'error')) return EXIT.harness;
   return EXIT.ok;
+}
+
+/** The report with the gate's decision on it (the report writers' finish hook). */
+export function withGate(policy: Gate, baseline: Baseline | undefined, day: string): (r: Report) => Report {
+  return (r) => {
+    const { failing, findings } = gateInputsOf(r);
+    return { ...r, gate: evaluateGate(policy, failing, findings, baseline, day) };
+  };
 }
 
 const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@,=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
@@ -112,6 +123,11 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   }
   // Load and validate everything before anything starts or is written.
   let target: Target | undefined = o.targetFile ? loadTargetFile(o.targetFile) : undefined;
+  if (o.baselinePath && o.gate !== 'new-findings') {
+    throw new GauntletError('USAGE', `--baseline is read by --gate new-findings only (this run's gate: ${o.gate})`);
+  }
+  const baseline = o.baselinePath ? loadBaseline(o.baselinePath) : undefined;
+  const finish = withGate(o.gate, baseline, today());
   const runId = newRunId(new Date());
   let device: RunningDevice | DeviceProcess | undefined;
   let control: TargetControl | undefined;
@@ -157,7 +173,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       platform: `${process.platform}-${process.arch}`,
       machine: machineOf(),
     };
-    const json = new JsonReporter(join(reportDir, REPORT_FILE));
+    const json = new JsonReporter(join(reportDir, REPORT_FILE), finish);
     const corpus = o.corpusDir !== undefined ? new FuzzCorpusWriter(o.corpusDir, target.interfaces) : undefined;
     const mux = new ReporterMux([
       ...(corpus ? [corpus] : []),
@@ -189,8 +205,10 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     process.stdout.write(`\nreports: ${relDir}/ (${REPORT_FILE}, ${JUNIT_FILE}, ${EVENTS_FILE}${benched ? `, ${BENCH_FILE}` : ''}${outcome.results.some((r) => r.findings.length) ? ', findings/' : ''})\n`);
     const kept = corpus?.written() ?? [];
     if (kept.length) process.stdout.write(`fuzz corpus: ${kept.length} finding input(s) kept (${kept.map((f) => relative(process.cwd(), f)).join(', ')}); replay one with: gauntlet replay FILE\n`);
+    const gate = json.report().gate!;
+    process.stdout.write(`${gate.passed ? 'gate passed' : 'GATE FAILED'}: ${gate.reason}\n`);
     return {
-      exitCode: exitCodeFor(outcome.results, o.gate, outcome.interrupted),
+      exitCode: exitCodeFor(outcome.results, gate, outcome.interrupted),
       reportDir,
       results: outcome.results,
       interrupted: outcome.interrupted,

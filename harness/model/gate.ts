@@ -101,3 +101,13 @@ export function evaluateGate(policy: Gate, failing: readonly string[], findings:
     }
   }
 }
+
+/** The gate's inputs from a report: its failed instances and every finding. */
+export function gateInputsOf(report: {
+  readonly checks: readonly { readonly id: string; readonly verdict: string; readonly findings: readonly { readonly id: string; readonly summary: string }[] }[];
+}): { failing: string[]; findings: GateFinding[] } {
+  return {
+    failing: report.checks.filter((c) => c.verdict === 'fail').map((c) => c.id),
+    findings: report.checks.flatMap((c) => c.findings.map((f) => ({ id: f.id, instanceId: c.id, summary: f.summary }))),
+  };
+}

@@ -5,7 +5,7 @@
 // line per check end. Colour is decoration only: the text reads the same
 // without it.
 
-import type { CheckResult, PlannedInstance, Report, ReportCheck, RunEvent, RunMeta, Verdict } from '../model/index.js';
+import { coverageLine, type CheckResult, type PlannedInstance, type ProfileSummary, type Report, type ReportCheck, type RunEvent, type RunMeta, type Verdict } from '../model/index.js';
 import { ReportBuilder } from './report-builder.js';
 import { benchResults, benchTable } from './bench-table.js';
 import type { Reporter } from './reporter.js';
@@ -89,8 +89,8 @@ export class ConsoleReporter implements Reporter {
     this.tickMs = options.tickMs ?? 1000;
   }
 
-  onRunBegin(run: RunMeta, plan: readonly PlannedInstance[]): void {
-    this.apply({ type: 'run-begin', run, plan });
+  onRunBegin(run: RunMeta, plan: readonly PlannedInstance[], profile?: ProfileSummary): void {
+    this.apply(profile ? { type: 'run-begin', run, plan, profile } : { type: 'run-begin', run, plan });
     this.total = plan.length;
     this.print(this.paint(BOLD, header(run, plan.length)));
     if (this.tty && this.tickMs > 0 && !this.timer) {
@@ -193,6 +193,14 @@ export class ConsoleReporter implements Reporter {
         lines.push(`  ${this.paintVerdict('fail', `[${f.severity}]`)} ${f.summary} (${c.id})`);
         lines.push(`    replay: ${f.replay}`);
         lines.push(this.paint(DIM, `    file:   ${f.file}`));
+      }
+    }
+
+    const m = report.requirements;
+    if (m && m.rows.length > 0) {
+      lines.push('', this.paint(BOLD, 'Requirements:'), `  ${coverageLine(m)}`);
+      for (const r of m.rows.filter((x) => x.verdict === 'fail' || x.verdict === 'inconclusive')) {
+        lines.push(`  ${this.paintVerdict(r.verdict as Verdict, r.verdict.toUpperCase())} ${r.id} ${r.title}: ${r.reason}`);
       }
     }
 

@@ -206,7 +206,15 @@ describe('gauntlet CLI', () => {
     expect(checks.code).toBe(0);
     expect(checks.out).toMatch(/auth\.brute-force .*C03/);
     expect(checks.out).toContain('ETSI-EN-303-645:5.1-5');
-    expect(gauntlet(['list', 'profiles']).out).toMatch(/^default /m);
+    const profiles = gauntlet(['list', 'profiles']);
+    expect(profiles.code).toBe(0);
+    expect(profiles.out).toMatch(/^default /m);
+    // Each profile: its description, then its coverage figures (or that it has no requirement table).
+    expect(profiles.out).toMatch(/^etsi-en-303-645 +ETSI EN 303 645.*\n +92 requirements: \d+ tested, \d+ declared, \d+ not covered$/m);
+    for (const name of ['nistir-8259a', 'en-18031-1', 'sb-327', 'full']) {
+      expect(profiles.out).toMatch(new RegExp(`^${name} .*\\n +\\d+ requirements: \\d+ tested, \\d+ declared, \\d+ not covered$`, 'm'));
+    }
+    expect(profiles.out).toMatch(/^ci-smoke .*\n +no requirement table/m);
     expect(gauntlet(['list', 'flaws']).out).toMatch(/^no-lockout /m);
     expect(gauntlet(['list', 'nothing']).code).toBe(2);
   });

@@ -1,5 +1,5 @@
 // `gauntlet list checks|profiles|flaws`: what Gauntlet can do, with the
-// requirement ids each check evidences.
+// requirement ids each check evidences and each profile's coverage figures.
 
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { Command, Argument } from 'commander';
 import { CHECKS } from '../../checks/registry.js';
 import { packageRoot } from '../../core/paths.js';
 import { loadProfile } from '../../core/profile-file.js';
+import { requirementMatrix } from '../../model/requirements.js';
 import { FLAWS, FLAW_INFO } from '../../../targets/reference-device/index.js';
 
 export function registerList(program: Command): void {
@@ -25,8 +26,12 @@ export function registerList(program: Command): void {
       } else if (what === 'profiles') {
         const dir = join(packageRoot(), 'profiles');
         for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml')).sort()) {
-          const p = loadProfile(join(dir, f), CHECKS.map((c) => c.id));
+          const p = loadProfile(join(dir, f), CHECKS);
           out.push(`${p.name.padEnd(20)}${p.description}`);
+          const c = requirementMatrix(p, []).coverage;
+          out.push(
+            `${''.padEnd(20)}${c.total ? `${c.total} requirements: ${c.tested} tested, ${c.declared} declared, ${c.notCovered} not covered` : 'no requirement table (a selection of checks)'}`,
+          );
         }
       } else {
         for (const f of FLAWS) out.push(`${f.padEnd(24)}${FLAW_INFO[f]}`);

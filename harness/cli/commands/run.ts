@@ -6,7 +6,8 @@ import { newRunSeed } from '../../core/seed.js';
 import { CHECKS } from '../../checks/registry.js';
 import { FLAWS, parseFlaws } from '../../../targets/reference-device/index.js';
 import { durationOption, intOption, listOption, seedOption, useColor } from '../options.js';
-import { runSession, type Gate } from '../session.js';
+import { GATES, type Gate } from '../../model/index.js';
+import { runSession } from '../session.js';
 
 export interface RunFlags {
   target?: string;
@@ -17,6 +18,7 @@ export interface RunFlags {
   reportsDir: string;
   flaws?: string;
   gate: Gate;
+  baseline?: string;
   ioTimeout: number;
   numRuns: number;
   timeBudget: number;
@@ -33,7 +35,12 @@ export function addRunOptions(cmd: Command): Command {
     .option('-o, --out <dir>', 'write reports here instead of <reports-dir>/<run-id>/')
     .option('--reports-dir <dir>', 'where run directories and the `latest` link go', 'reports')
     .option('--flaws <list>', `switch weaknesses on in the built-in reference device (demos, self-tests): ${FLAWS.join(', ')}`)
-    .addOption(new Option('--gate <policy>', 'exit 1 when: any-fail = any check fails; none = never').choices(['any-fail', 'none']).default('any-fail'))
+    .addOption(
+      new Option('--gate <policy>', 'exit 1 when: any-fail = any check fails; new-findings = a finding not accepted in --baseline (or an expired acceptance); none = never')
+        .choices([...GATES])
+        .default('any-fail'),
+    )
+    .option('--baseline <file>', 'accepted findings for --gate new-findings (gauntlet-baseline/1; write one with `gauntlet baseline`)')
     .option('--io-timeout <duration>', 'bound on one connect or reply', durationOption('--io-timeout'), 2000)
     .option('--num-runs <n>', 'cases per property-based check', intOption('--num-runs', 1, 100000), 40)
     .option('--time-budget <duration>', 'wall-time bound per property-based check', durationOption('--time-budget'), 20000)
@@ -59,12 +66,14 @@ Examples:
   gauntlet run --target targets/example-device.yaml --profile default
   gauntlet run --only auth.brute-force@mqtts --seed 1234
   gauntlet run --target dut.yaml --out /tmp/run1 --gate none
+  gauntlet run --profile etsi-en-303-645 --target dut.yaml
+  gauntlet run --gate new-findings --baseline accepted.yaml   (CI: fail only on new findings)
 
 Reports: report.json (gauntlet-report/1), junit.xml, events.jsonl and
 findings/<id>.json, each finding with the command that replays it.`,
       ),
   ).action(async (flags: RunFlags) => {
-    const profile = loadProfile(flags.profile, CHECKS.map((c) => c.id));
+    const profile = loadProfile(flags.profile, CHECKS);
     const result = await runSession({
       targetFile: flags.target,
       flaws: flags.flaws ? parseFlaws(flags.flaws) : [],
@@ -74,6 +83,7 @@ findings/<id>.json, each finding with the command that replays it.`,
       out: flags.out,
       reportsBase: flags.reportsDir,
       gate: flags.gate,
+      ...(flags.baseline !== undefined ? { baselinePath: flags.baseline } : {}),
       ioTimeoutMs: flags.ioTimeout,
       budget: { numRuns: flags.numRuns, timeMs: flags.timeBudget },
       argv: process.argv.slice(2),
