@@ -6,10 +6,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, EXIT, isGauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
+import { registerBaseline } from './commands/baseline.js';
 import { registerBench } from './commands/bench.js';
 import { registerDevice } from './commands/device.js';
 import { registerFuzz } from './commands/fuzz.js';
+import { registerInit } from './commands/init.js';
 import { registerList } from './commands/list.js';
+import { registerMerge } from './commands/merge.js';
+import { registerPack } from './commands/pack.js';
 import { registerReplay } from './commands/replay.js';
 import { registerRun } from './commands/run.js';
 
@@ -43,7 +47,11 @@ Exit codes: 0 gate passed, 1 findings failed the gate, 2 usage or config error,
   registerReplay(program);
   registerBench(program);
   registerDevice(program);
+  registerInit(program);
   registerList(program);
+  registerMerge(program);
+  registerPack(program);
+  registerBaseline(program);
   return program;
 }
 

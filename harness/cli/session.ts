@@ -4,24 +4,25 @@
 // code from the gate. `run` and `replay` both come through here.
 
 import { join, relative } from 'node:path';
-import { evaluateGate, gateInputsOf, type Baseline, type BenchSettings, type Budget, type CheckResult, type FuzzTuning, type Gate, type GateResult, type Profile, type Protocol, type Report, type RunMeta, type Target, type TargetControl } from '../model/index.js';
+import { profileSummaryOf, withGate, type BenchSettings, type Budget, type CheckResult, type FuzzTuning, type Gate, type GateResult, type Profile, type Protocol, type RunMeta, type Target, type TargetControl } from '../model/index.js';
 import { loadBaseline, today } from '../core/baseline-file.js';
 import { EXIT, GauntletError } from '../core/errors.js';
 import { harnessVersion } from '../core/paths.js';
 import { machineOf } from '../core/machine.js';
 import { plan } from '../core/planner.js';
+import { plannedCost, shardPlan, type Shard } from '../core/shard.js';
 import { runChecks } from '../core/runner.js';
 import { loadTargetFile, targetFromObject } from '../core/target-file.js';
 import { CHECKS } from '../checks/registry.js';
+import { HTML_FILE } from '../report/html-report.js';
+import { SUMMARY_FILE } from '../report/markdown-summary.js';
+import { reportWriters } from '../report/report-set.js';
 import {
   BENCH_FILE,
-  BenchWriter,
   ConsoleReporter,
   EventLogReporter,
-  FindingsWriter,
   FuzzCorpusWriter,
   JsonReporter,
-  JunitReporter,
   ReporterMux,
   createReportDir,
   newRunId,
@@ -68,6 +69,8 @@ export interface SessionOptions {
   /** Plan only instances on interfaces of these protocols (gauntlet fuzz --protocol). */
   readonly protocols?: readonly Protocol[];
   readonly seed: number;
+  /** `--shard i/n`: run only this deterministic slice of the plan. */
+  readonly shard?: Shard;
   readonly out?: string;
   readonly reportsBase: string;
   readonly gate: Gate;
@@ -107,13 +110,6 @@ export function exitCodeFor(results: readonly CheckResult[], gate: GateResult, i
   return EXIT.ok;
 }
 
-/** The report with the gate's decision on it (the report writers' finish hook). */
-export function withGate(policy: Gate, baseline: Baseline | undefined, day: string): (r: Report) => Report {
-  return (r) => {
-    const { failing, findings } = gateInputsOf(r);
-    return { ...r, gate: evaluateGate(policy, failing, findings, baseline, day) };
-  };
-}
 
 const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@,=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -157,6 +153,8 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
         throw new GauntletError('USAGE', `${t.name}: no ${o.protocols.join('/')} interface to fuzz; its interfaces: ${t.interfaces.map((i) => `${i.id} (${i.protocol})`).join(', ')}`);
       }
     }
+    const planIds = planned.map((p) => p.id);
+    if (o.shard) planned = shardPlan(planned, o.shard, (p) => plannedCost(p, o.budget));
     const reportDir = createReportDir(o.reportsBase, runId, o.out);
     const relDir = relative(process.cwd(), reportDir) || '.';
     const meta: RunMeta = {
@@ -172,17 +170,16 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
       machine: machineOf(),
+      ...(o.shard ? { shard: { index: o.shard.index, total: o.shard.total, planIds } } : {}),
     };
-    const json = new JsonReporter(join(reportDir, REPORT_FILE), finish);
+    const writers = reportWriters(reportDir, finish);
+    const json = writers.find((w): w is JsonReporter => w instanceof JsonReporter)!;
     const corpus = o.corpusDir !== undefined ? new FuzzCorpusWriter(o.corpusDir, target.interfaces) : undefined;
     const mux = new ReporterMux([
       ...(corpus ? [corpus] : []),
       new ConsoleReporter({ out: process.stdout, tty: Boolean(process.stdout.isTTY) && !process.env['CI'], color: o.color, verbose: o.verbose }),
       new EventLogReporter(join(reportDir, EVENTS_FILE)),
-      json,
-      new JunitReporter(join(reportDir, JUNIT_FILE)),
-      new FindingsWriter(reportDir),
-      new BenchWriter(join(reportDir, BENCH_FILE)),
+      ...writers,
     ]);
     const outcome = await runChecks({
       target,
@@ -193,7 +190,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       ioTimeoutMs: o.ioTimeoutMs,
       budget: o.budget,
       replayPath: o.replayPath,
-      profile: { name: o.profile.name, description: o.profile.description, requirements: o.profile.requirements },
+      profile: profileSummaryOf(o.profile, target.declaration.ics),
       ...(control ? { control } : {}),
       ...(o.fuzz ? { fuzz: o.fuzz } : {}),
       ...(o.bench ? { bench: o.bench } : {}),
@@ -202,7 +199,9 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     await mux.idle();
     for (const f of mux.errors()) process.stderr.write(`gauntlet: reporter ${f.reporter} failed on ${f.event}: ${f.message}\n`);
     const benched = outcome.results.some((r) => r.bench?.length);
-    process.stdout.write(`\nreports: ${relDir}/ (${REPORT_FILE}, ${JUNIT_FILE}, ${EVENTS_FILE}${benched ? `, ${BENCH_FILE}` : ''}${outcome.results.some((r) => r.findings.length) ? ', findings/' : ''})\n`);
+    process.stdout.write(
+      `\nreports: ${relDir}/ (${REPORT_FILE}, ${HTML_FILE}, ${SUMMARY_FILE}, ${JUNIT_FILE}, ${EVENTS_FILE}${benched ? `, ${BENCH_FILE}` : ''}${outcome.results.some((r) => r.findings.length) ? ', findings/' : ''})\n`,
+    );
     const kept = corpus?.written() ?? [];
     if (kept.length) process.stdout.write(`fuzz corpus: ${kept.length} finding input(s) kept (${kept.map((f) => relative(process.cwd(), f)).join(', ')}); replay one with: gauntlet replay FILE\n`);
     const gate = json.report().gate!;

@@ -282,6 +282,28 @@ const declaration = z.strictObject({
         .default([]),
     })
     .optional(),
+  /**
+   * ICS answers (EN 303 645 Annex B) for provisions no network test evidences,
+   * keyed by requirement id as profiles write it. TS 103 701 test case 4-1-1
+   * asks a justification for every provision not fulfilled or not applicable.
+   */
+  ics: z
+    .record(
+      z.string().regex(/^[A-Z0-9][A-Za-z0-9-]*:\S+$/),
+      z
+        .strictObject({
+          support: z.enum(['Y', 'N', 'N/A'], { error: 'expected Y, N or N/A (the ICS "Support" column; quote "N/A")' }),
+          detail: z.string().trim().min(1, 'expected a detail or justification, not an empty text').optional(),
+          evidence: z.string().trim().min(1, 'expected a document reference or URL, not an empty text').optional(),
+        })
+        .superRefine((a, ctx) => {
+          if (a.support !== 'Y' && a.detail === undefined) {
+            ctx.addIssue({ code: 'custom', path: ['detail'], message: `required with support ${a.support}: the justification TS 103 701 test case 4-1-1 asks for a provision ${a.support === 'N' ? 'not fulfilled' : 'marked not applicable'}` });
+          }
+        }),
+      { error: (issue) => (issue.code === 'invalid_key' ? 'expected a requirement id as profiles write it, e.g. "ETSI-EN-303-645:5.2-1"' : undefined) },
+    )
+    .optional(),
 });
 
 export const targetFileSchema = z.strictObject({
@@ -612,6 +634,7 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
     disclosure: d.disclosure,
     secureOnly: d.secureOnly,
     ...(performance ? { performance } : {}),
+    ...(d.ics ? { ics: d.ics } : {}),
   };
   return {
     name: file.name,

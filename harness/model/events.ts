@@ -28,7 +28,8 @@ export interface RunMeta {
   readonly platform: string;
   /** The machine the harness ran on (benchmarks are read against it). */
   readonly machine?: { readonly cpu: string; readonly cores: number; readonly memoryGiB: number };
-  readonly shard?: { readonly index: number; readonly total: number };
+  /** `--shard i/n`; planIds: every instance id of the whole (unsharded) plan, in order, so `merge` keeps the order and refuses shards of different plans. */
+  readonly shard?: { readonly index: number; readonly total: number; readonly planIds?: readonly string[] };
 }
 
 export interface PlannedInstance extends CheckInstance {

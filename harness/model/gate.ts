@@ -9,6 +9,8 @@
 // date no longer covers its finding and fails the gate on its own, so an
 // acceptance is revisited, never forgotten.
 
+import type { Report } from './report.js';
+
 export const GATES = ['any-fail', 'new-findings', 'none'] as const;
 export type Gate = (typeof GATES)[number];
 
@@ -109,5 +111,13 @@ export function gateInputsOf(report: {
   return {
     failing: report.checks.filter((c) => c.verdict === 'fail').map((c) => c.id),
     findings: report.checks.flatMap((c) => c.findings.map((f) => ({ id: f.id, instanceId: c.id, summary: f.summary }))),
+  };
+}
+
+/** The report with the gate's decision on it (the report writers' finish hook). */
+export function withGate(policy: Gate, baseline: Baseline | undefined, day: string): (r: Report) => Report {
+  return (r) => {
+    const { failing, findings } = gateInputsOf(r);
+    return { ...r, gate: evaluateGate(policy, failing, findings, baseline, day) };
   };
 }

@@ -10,3 +10,4 @@ export * from './fuzz.js';
 export * from './bench.js';
 export * from './requirements.js';
 export * from './gate.js';
+export * from './ixit.js';

@@ -12,7 +12,8 @@
 // Declared rows are answered from the target's declaration (TS 103 701's
 // conceptual cases); not-covered rows carry their reason.
 
-import type { ProfileRequirement } from './profile.js';
+import type { Profile, ProfileRequirement } from './profile.js';
+import type { IcsAnswer } from './target.js';
 import type { Verdict } from './verdict.js';
 
 export type RequirementVerdict = 'pass' | 'fail' | 'inconclusive' | 'not-tested' | 'declared' | 'not-covered';
@@ -112,4 +113,27 @@ export function coverageLine(m: RequirementMatrix): string {
   const c = m.coverage;
   const parts = [`${c.pass} pass`, ...(c.fail ? [`${c.fail} fail`] : []), ...(c.inconclusive ? [`${c.inconclusive} inconclusive`] : []), ...(c.notTested ? [`${c.notTested} not tested`] : [])];
   return `${m.profile}: ${c.total} requirements: ${c.tested} tested (${parts.join(', ')}), ${c.declared} declared, ${c.notCovered} not covered`;
+}
+
+/**
+ * The profile as a run carries it: each declared requirement's reason says
+ * what the target file's ICS (declaration.ics) answers for it, or that it
+ * answers nothing. An N or N/A stays "declared": whether it is acceptable is
+ * the provision's status (mandatory or recommended), judged by the lab.
+ */
+export function profileSummaryOf(profile: Pick<Profile, 'name' | 'description' | 'requirements'>, ics: Readonly<Record<string, IcsAnswer>> = {}): ProfileSummary {
+  return {
+    name: profile.name,
+    description: profile.description,
+    requirements: profile.requirements.map((r) => {
+      if (r.status !== 'declared') return r;
+      const a = ics[r.id];
+      const what = r.reason ? ` (${r.reason})` : '';
+      if (!a) return { ...r, reason: `no ICS answer in the target file${what}` };
+      const detail = a.detail ? `: ${a.detail}` : '';
+      const evidence = a.evidence ? ` (evidence: ${a.evidence})` : '';
+      const answer = a.support === 'Y' ? `ICS Y, supported${detail}${evidence}` : a.support === 'N' ? `ICS N, not supported${detail}${evidence}` : `ICS N/A${detail}${evidence}`;
+      return { ...r, reason: answer };
+    }),
+  };
 }

@@ -280,6 +280,18 @@ export interface DtlsDeclaration {
   readonly cookie: boolean;
 }
 
+/** An ICS "Support" answer (EN 303 645 Annex B): Y, N, or N/A (only where the provision's condition does not hold). */
+export type IcsSupport = 'Y' | 'N' | 'N/A';
+
+/** The manufacturer's ICS answer for one provision a network test cannot evidence (`declared` in a profile). */
+export interface IcsAnswer {
+  readonly support: IcsSupport;
+  /** Detail, or the justification TS 103 701 test case 4-1-1 asks for an N or N/A. */
+  readonly detail?: string;
+  /** Where the lab finds the proof: a document and section, a URL. */
+  readonly evidence?: string;
+}
+
 export interface Declaration {
   readonly identity: DeviceIdentity;
   /** DTLS details per coaps interface id. */
@@ -296,6 +308,8 @@ export interface Declaration {
   readonly secureOnly: boolean;
   /** Throughput floors and latency ceilings per hot path, and the latency allowed under a flood; absent: none declared. */
   readonly performance?: PerformanceDeclaration;
+  /** ICS answers keyed by requirement id as profiles write it (`ETSI-EN-303-645:5.2-1`); absent: none given. */
+  readonly ics?: Readonly<Record<string, IcsAnswer>>;
 }
 
 export interface Scope {

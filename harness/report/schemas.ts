@@ -155,7 +155,7 @@ const runMetaShape = {
   node: z.string(),
   platform: z.string(),
   machine: z.object({ cpu: z.string(), cores: z.number(), memoryGiB: z.number() }).optional(),
-  shard: z.object({ index: z.number(), total: z.number() }).optional(),
+  shard: z.object({ index: z.number(), total: z.number(), planIds: z.array(z.string()).optional() }).optional(),
 };
 const runMetaSchema = z.object(runMetaShape).meta({ id: 'RunMeta' });
 

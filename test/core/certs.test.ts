@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { checkServerIdentity, connect, createServer, type PeerCertificate, type Server } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expired, issueLeaf, newCa, selfSigned, wrongHost, otherHost, type Issued } from '../../harness/core/certs.js';
 
 const ca = newCa();

@@ -525,3 +525,47 @@ describe('loadTargetFile: declaration.performance (bench floors)', () => {
     expect(expectError(perf('{ interface: broker, path: mqtt.connect }'), 'CONFIG_INVALID', 34, 'declaration.performance.floors[0]')).toMatch(/expected min \(ops\/s at least\) or p99/);
   });
 });
+
+describe('loadTargetFile: declaration.ics (the manufacturer\'s ICS answers)', () => {
+  const ics = (...lines: string[]) => variant({ 30: `      provisionAs: admin\n  ics:\n${lines.map((l) => `    ${l}`).join('\n')}` });
+
+  it('reads answers keyed by requirement id, with detail and evidence', () => {
+    const t = loadTargetFile(
+      write(
+        ics(
+          '"ETSI-EN-303-645:5.2-1": { support: Y, detail: "policy at /security", evidence: "manual 4.2" }',
+          '"ETSI-EN-303-645:5.7-1": { support: "N/A", detail: "no secure boot: constrained device" }',
+          '"NISTIR-8259A:Doc-1": { support: N, detail: "planned for 2.1" }',
+        ),
+      ),
+      ENV,
+    );
+    expect(t.declaration.ics).toEqual({
+      'ETSI-EN-303-645:5.2-1': { support: 'Y', detail: 'policy at /security', evidence: 'manual 4.2' },
+      'ETSI-EN-303-645:5.7-1': { support: 'N/A', detail: 'no secure boot: constrained device' },
+      'NISTIR-8259A:Doc-1': { support: 'N', detail: 'planned for 2.1' },
+    });
+  });
+
+  it('no ics block: none given', () => {
+    expect(loadTargetFile(write(variant()), ENV).declaration.ics).toBeUndefined();
+  });
+
+  it('a support outside Y, N, N/A is refused with the allowed values', () => {
+    const msg = expectError(ics('"ETSI-EN-303-645:5.2-1": { support: yes }'), 'CONFIG_INVALID', 32, 'declaration.ics.ETSI-EN-303-645:5.2-1.support');
+    expect(msg).toContain('expected Y, N or N/A');
+  });
+
+  it('N/A and N need a detail (the justification of TS 103 701 case 4-1-1); Y does not', () => {
+    const na = expectError(ics('"ETSI-EN-303-645:5.7-1": { support: "N/A" }'), 'CONFIG_INVALID', 32, 'declaration.ics.ETSI-EN-303-645:5.7-1.detail');
+    expect(na).toMatch(/required with support N\/A: the justification TS 103 701 test case 4-1-1 asks for a provision marked not applicable/);
+    const n = expectError(ics('"ETSI-EN-303-645:5.3-13": { support: N, detail: "  " }'), 'CONFIG_INVALID', 32, 'declaration.ics.ETSI-EN-303-645:5.3-13.detail');
+    expect(n).toContain('not an empty text');
+    expect(loadTargetFile(write(ics('"ETSI-EN-303-645:5.2-1": { support: Y }')), ENV).declaration.ics).toEqual({ 'ETSI-EN-303-645:5.2-1': { support: 'Y' } });
+  });
+
+  it('a key that is not a requirement id, and an unknown field, are refused', () => {
+    expect(expectError(ics('"5.2-1": { support: Y }'), 'CONFIG_INVALID', 32, 'declaration.ics.5.2-1')).toContain('expected a requirement id as profiles write it, e.g. "ETSI-EN-303-645:5.2-1"');
+    expect(expectError(ics('"ETSI-EN-303-645:5.2-1": { support: Y, status: M }'), 'CONFIG_INVALID', 32, 'declaration.ics.ETSI-EN-303-645:5.2-1.status')).toContain('unknown field');
+  });
+});

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { coverageLine, requirementMatrix, VERDICTS, type InstanceVerdict, type ProfileSummary, type Verdict } from '../../harness/model/index.js';
+import { coverageLine, profileSummaryOf, requirementMatrix, VERDICTS, type InstanceVerdict, type ProfileSummary, type Verdict } from '../../harness/model/index.js';
 
 const profile: ProfileSummary = {
   name: 'demo',
@@ -62,5 +62,23 @@ describe('requirementMatrix', () => {
       }),
       { seed: 7, numRuns: 200 },
     );
+  });
+});
+
+describe('profileSummaryOf: declared rows answered from the ICS', () => {
+  it('shows Y with its detail and evidence, N and N/A with their justification, and says when nothing is answered', () => {
+    const p = { ...profile, requirements: [...profile.requirements, { id: 'STD:E', title: 'support period', checks: [], status: 'declared' as const }, { id: 'STD:F', title: 'x', checks: [], status: 'declared' as const }] };
+    const s = profileSummaryOf(p, {
+      'STD:C': { support: 'Y', detail: 'security.txt and a CVD policy', evidence: 'doc 4.2' },
+      'STD:E': { support: 'N/A', detail: 'no user data stored' },
+    });
+    const m = requirementMatrix(s, []);
+    const reason = (id: string) => m.rows.find((r) => r.id === id)!.reason;
+    expect(reason('STD:C')).toBe('ICS Y, supported: security.txt and a CVD policy (evidence: doc 4.2)');
+    expect(reason('STD:E')).toBe('ICS N/A: no user data stored');
+    expect(reason('STD:F')).toBe('no ICS answer in the target file');
+    expect(m.rows.find((r) => r.id === 'STD:C')!.verdict).toBe('declared');
+    // Covered and not-covered rows are untouched.
+    expect(s.requirements[0]).toBe(p.requirements[0]);
   });
 });

@@ -126,7 +126,7 @@ function documentPaths(doc: unknown, path = '', out = new Set<string>()): Set<st
 
 // --- (a) a synthetic run with every optional field set ---
 
-const FULL_RUN: RunMeta = { ...RUN, machine: { cpu: 'Test CPU @ 2.0GHz', cores: 2, memoryGiB: 3.8 }, shard: { index: 1, total: 2 } };
+const FULL_RUN: RunMeta = { ...RUN, machine: { cpu: 'Test CPU @ 2.0GHz', cores: 2, memoryGiB: 3.8 }, shard: { index: 1, total: 2, planIds: ['auth.brute-force@broker'] } };
 
 const PROFILE: ProfileSummary = {
   name: 'ci-smoke',

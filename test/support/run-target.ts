@@ -2,7 +2,9 @@
 // and interop suites: same planner, checks and monitors as `gauntlet run`,
 // without reports on disk. Pinned seed so CI replays the same cases.
 
-import type { BenchSettings, Check, CheckResult, RunEvent, Target } from '../../harness/model/index.js';
+import type { BenchSettings, Check, CheckResult, Report, RunEvent, Target } from '../../harness/model/index.js';
+import { buildReport } from '../../harness/report/report-builder.js';
+import { profileSummaryOf } from '../../harness/model/index.js';
 import { plan } from '../../harness/core/planner.js';
 import { runChecks } from '../../harness/core/runner.js';
 import { loadProfile } from '../../harness/core/profile-file.js';
@@ -16,6 +18,8 @@ export interface RunResult {
   readonly events: readonly RunEvent[];
   readonly byId: ReadonlyMap<string, CheckResult>;
   readonly failing: readonly string[];
+  /** The report the events make (with the profile's requirement matrix). */
+  readonly report: Report;
 }
 
 export async function runAgainst(
@@ -32,13 +36,15 @@ export async function runAgainst(
     checks?: readonly Check[];
     /** Device benchmark settings (performance checks). */
     bench?: BenchSettings;
+    /** A built-in profile to run (default: `default`). */
+    profile?: string;
   } = {},
 ): Promise<RunResult> {
   const resolved = 'format' in target ? targetFromObject(target, 'test-target') : target;
   const checks = opts.checks ?? CHECKS;
   const profile = opts.checks
     ? { name: 'test', source: 'test', description: '', checks: opts.checks.map((c) => c.id), requirements: [] }
-    : loadProfile('default', CHECKS.map((c) => c.id));
+    : loadProfile(opts.profile ?? 'default', CHECKS);
   const seed = opts.seed ?? PINNED_SEED;
   const planned = plan(resolved, profile, checks, { runSeed: seed, only: opts.only });
   const events: RunEvent[] = [];
@@ -66,10 +72,17 @@ export async function runAgainst(
     budget: { numRuns: opts.numRuns ?? 30, timeMs: opts.timeMs ?? 15_000 },
     replayPath: opts.replayPath,
     replayCommand: ({ fileId }) => `gauntlet replay findings/${fileId}.json`,
+    profile: profileSummaryOf(profile, resolved.declaration.ics),
     ...(opts.bench ? { bench: opts.bench } : {}),
   });
   const byId = new Map(outcome.results.map((r) => [r.instance.id, r]));
-  return { results: outcome.results, events, byId, failing: outcome.results.filter((r) => r.verdict === 'fail').map((r) => r.instance.id).sort() };
+  return {
+    results: outcome.results,
+    events,
+    byId,
+    failing: outcome.results.filter((r) => r.verdict === 'fail').map((r) => r.instance.id).sort(),
+    report: buildReport(events),
+  };
 }
 
 /** One line per instance, for assertion messages. */

@@ -9,7 +9,7 @@
 // Without declaration.interfaces, the target file's interface ports count as
 // the declared, enabled list.
 
-import type { Check, CheckContext, CheckOutcome, DeclaredPort, FindingDraft, Interface, Protocol, Target } from '../../model/index.js';
+import type { Check, CheckContext, CheckOutcome, DeclaredPort, FindingDraft, Interface, Target } from '../../model/index.js';
 import { TranscriptRecorder } from '../../core/transcript.js';
 import { hexOf, printable, type Io } from '../../protocols/common/io.js';
 import {

@@ -1,13 +1,22 @@
 // `gauntlet run`: one profile against one target, reports to reports/<run-id>/.
 
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_PROFILE, loadProfile } from '../../core/profile-file.js';
 import { newRunSeed } from '../../core/seed.js';
 import { CHECKS } from '../../checks/registry.js';
 import { FLAWS, parseFlaws } from '../../../targets/reference-device/index.js';
 import { durationOption, intOption, listOption, seedOption, useColor } from '../options.js';
 import { GATES, type Gate } from '../../model/index.js';
+import { parseShard, type Shard } from '../../core/shard.js';
 import { runSession } from '../session.js';
+
+function parseShardOption(value: string): Shard {
+  try {
+    return parseShard(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message.replace(/^--shard [^:]*: /, ''));
+  }
+}
 
 export interface RunFlags {
   target?: string;
@@ -19,6 +28,7 @@ export interface RunFlags {
   flaws?: string;
   gate: Gate;
   baseline?: string;
+  shard?: Shard;
   ioTimeout: number;
   numRuns: number;
   timeBudget: number;
@@ -40,6 +50,7 @@ export function addRunOptions(cmd: Command): Command {
         .choices([...GATES])
         .default('any-fail'),
     )
+    .option('--shard <i/n>', 'run only the i-th of n deterministic, balanced slices of the plan (CI matrix, Kubernetes Indexed Job); `gauntlet merge` joins the slices', parseShardOption)
     .option('--baseline <file>', 'accepted findings for --gate new-findings (gauntlet-baseline/1; write one with `gauntlet baseline`)')
     .option('--io-timeout <duration>', 'bound on one connect or reply', durationOption('--io-timeout'), 2000)
     .option('--num-runs <n>', 'cases per property-based check', intOption('--num-runs', 1, 100000), 40)
@@ -84,6 +95,7 @@ findings/<id>.json, each finding with the command that replays it.`,
       reportsBase: flags.reportsDir,
       gate: flags.gate,
       ...(flags.baseline !== undefined ? { baselinePath: flags.baseline } : {}),
+      ...(flags.shard ? { shard: flags.shard } : {}),
       ioTimeoutMs: flags.ioTimeout,
       budget: { numRuns: flags.numRuns, timeMs: flags.timeBudget },
       argv: process.argv.slice(2),
