@@ -238,6 +238,7 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
         evidence: outcome?.evidence,
         ...(outcome?.stats ? { stats: outcome.stats } : {}),
         ...(outcome?.bench ? { bench: outcome.bench } : {}),
+        ...(outcome?.statements ? { statements: outcome.statements } : {}),
         errorCode,
       };
       if (emitEnd) await emit({ type: 'check-end', result });

@@ -304,6 +304,17 @@ const declaration = z.strictObject({
       { error: (issue) => (issue.code === 'invalid_key' ? 'expected a requirement id as profiles write it, e.g. "ETSI-EN-303-645:5.2-1"' : undefined) },
     )
     .optional(),
+  /**
+   * Conformance: statements or optional features the device does not
+   * implement (`MQTT-5.0:MQTT-3.3.2-7`, or a feature name such as
+   * `mqtt:retain`, `mqtt:will`, `coap:observe`, `coap:block2`); the
+   * conformance checks skip them with this reason instead of failing them.
+   */
+  conformance: z
+    .strictObject({
+      notImplemented: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*:\S+$/, 'expected a statement id (MQTT-3.1.1:MQTT-3.3.1-4) or a feature (mqtt:will)')).default([]),
+    })
+    .optional(),
 });
 
 export const targetFileSchema = z.strictObject({
@@ -635,6 +646,7 @@ function resolveTarget(loaded: LoadedYaml, env: NodeJS.ProcessEnv): Target {
     secureOnly: d.secureOnly,
     ...(performance ? { performance } : {}),
     ...(d.ics ? { ics: d.ics } : {}),
+    ...(d.conformance ? { conformance: { notImplemented: d.conformance.notImplemented } } : {}),
   };
   return {
     name: file.name,

@@ -73,6 +73,23 @@ export interface CheckOutcome {
   readonly stats?: Stats;
   /** Device benchmarks: one result per hot path measured. */
   readonly bench?: readonly PathResult[];
+  /** Conformance checks: one result per normative statement (its id is a requirement id of the check). */
+  readonly statements?: readonly StatementResult[];
+}
+
+/**
+ * One normative statement judged by a conformance check, e.g.
+ * `MQTT-3.1.1:MQTT-3.1.0-2` or `RFC7252:4.2-dedup`. Its id is one of the
+ * check's requirement ids, so a conformance profile's requirement matrix has
+ * a verdict per statement. Skipped: the declaration marks it not implemented
+ * (an optional feature), or the target lacks what it needs.
+ */
+export interface StatementResult {
+  /** `<SPEC>:<statement id>`. */
+  readonly id: string;
+  readonly verdict: Exclude<Verdict, 'error'>;
+  /** One line: what was sent, what came back, why this verdict. */
+  readonly reason: string;
 }
 
 export type Stats = Readonly<Record<string, number | string>>;

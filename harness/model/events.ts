@@ -1,7 +1,7 @@
 // Run events: the runner emits them, every reporter consumes them, and the
 // event log stores them one per line so `merge` can replay shards later.
 
-import type { CheckInstance, Stats } from './check.js';
+import type { CheckInstance, StatementResult, Stats } from './check.js';
 import type { Evidence, Finding } from './evidence.js';
 import type { Verdict, VerdictCounts } from './verdict.js';
 import type { PathResult } from './bench.js';
@@ -52,6 +52,8 @@ export interface CheckResult {
   readonly stats?: Stats;
   /** Device benchmarks: one result per hot path measured. */
   readonly bench?: readonly PathResult[];
+  /** Conformance checks: one verdict per normative statement. */
+  readonly statements?: readonly StatementResult[];
   /** For verdict 'error': the harness error code. */
   readonly errorCode?: string;
 }

@@ -138,6 +138,11 @@ export const IXIT_MAP: readonly IxitEntry[] = [
     compares: 'the manufacturer\'s ICS answer (support Y, N or N/A, with a detail) for provisions no network test evidences',
     why: 'the ICS (EN 303 645 Annex B pro forma), not an IXIT table: see icsRef',
   },
+  {
+    declarationKey: 'declaration.conformance',
+    compares: 'the protocol statements and optional features (MQTT will, retain; CoAP observe, block-wise) the device does not implement: skipped, not failed',
+    why: 'a protocol implementation conformance statement (PICS) for the MQTT and CoAP catalogs, not an EN 303 645 table',
+  },
 ];
 
 /** `target:declaration.performance.floors[2]` -> `declaration.performance.floors`; undefined when not a target-file source. */

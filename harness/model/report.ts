@@ -2,7 +2,7 @@
 // report) read this shape; add fields, never rename or remove them.
 
 import type { RunMeta } from './events.js';
-import type { Stats } from './check.js';
+import type { StatementResult, Stats } from './check.js';
 import type { Evidence, Severity } from './evidence.js';
 import type { Verdict, VerdictCounts } from './verdict.js';
 import type { PathResult } from './bench.js';
@@ -35,6 +35,8 @@ export interface ReportCheck {
   readonly stats?: Stats;
   /** Device benchmarks (performance checks): per hot path, rate, latency percentiles, errors and settings. */
   readonly bench?: readonly PathResult[];
+  /** Conformance checks: one verdict per normative statement. */
+  readonly statements?: readonly StatementResult[];
 }
 
 export interface Report {

@@ -34,6 +34,8 @@ export interface InstanceVerdict {
   readonly verdict: Verdict;
   readonly requirements: readonly string[];
   readonly findings: number;
+  /** Conformance checks: per-statement verdicts; a row whose id is one of them takes that statement's verdict from this instance. */
+  readonly statements?: readonly { readonly id: string; readonly verdict: Verdict }[];
 }
 
 export interface RequirementRow {
@@ -75,7 +77,13 @@ function rowOf(req: ProfileRequirement, instances: readonly InstanceVerdict[]): 
   if (req.status === 'not-covered') {
     return { ...base, verdict: 'not-covered', reason: req.reason ?? 'no network test evidences it', instances: [], findings: 0 };
   }
-  const mine = instances.filter((i) => i.requirements.includes(req.id) || req.checks.includes(i.check));
+  // A conformance instance speaks for a statement row by that statement's own verdict.
+  const mine = instances
+    .filter((i) => i.requirements.includes(req.id) || req.checks.includes(i.check))
+    .map((i) => {
+      const s = i.statements?.find((x) => x.id === req.id);
+      return s ? { ...i, verdict: s.verdict } : i;
+    });
   const list = mine.map((i) => ({ id: i.id, verdict: i.verdict }));
   const findings = mine.reduce((n, i) => n + i.findings, 0);
   const ids = (v: readonly Verdict[]) => mine.filter((i) => v.includes(i.verdict)).map((i) => i.id);

@@ -310,6 +310,8 @@ export interface Declaration {
   readonly performance?: PerformanceDeclaration;
   /** ICS answers keyed by requirement id as profiles write it (`ETSI-EN-303-645:5.2-1`); absent: none given. */
   readonly ics?: Readonly<Record<string, IcsAnswer>>;
+  /** Statements or optional features (`mqtt:will`, `coap:observe`) the device does not implement: conformance checks skip them. */
+  readonly conformance?: { readonly notImplemented: readonly string[] };
 }
 
 export interface Scope {

@@ -106,7 +106,14 @@ export class ReportBuilder {
     const requirements = this.profile
       ? requirementMatrix(
           this.profile,
-          checks.map((c) => ({ id: c.id, check: c.check, verdict: c.verdict, requirements: c.requirements, findings: c.findings.length })),
+          checks.map((c) => ({
+            id: c.id,
+            check: c.check,
+            verdict: c.verdict,
+            requirements: c.requirements,
+            findings: c.findings.length,
+            ...(c.statements ? { statements: c.statements } : {}),
+          })),
         )
       : undefined;
     return {
@@ -167,6 +174,7 @@ function fromResult(r: CheckResult): ReportCheck {
     ...(r.evidence !== undefined ? { evidence: r.evidence } : {}),
     ...(r.stats !== undefined ? { stats: r.stats } : {}),
     ...(r.bench !== undefined ? { bench: r.bench } : {}),
+    ...(r.statements !== undefined ? { statements: r.statements } : {}),
   };
 }
 

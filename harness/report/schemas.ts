@@ -176,6 +176,15 @@ const plannedInstanceSchema = z
   })
   .meta({ id: 'PlannedInstance' });
 
+
+const statementResultSchema = z
+  .object({
+    id: z.string().describe('`<SPEC>:<statement id>`, e.g. MQTT-3.1.1:MQTT-3.1.0-2'),
+    verdict: z.enum(['pass', 'fail', 'inconclusive', 'skipped']),
+    reason: z.string(),
+  })
+  .meta({ id: 'StatementResult', description: 'One normative statement judged by a conformance check.' });
+
 const checkResultSchema = z
   .object({
     instance: checkInstanceSchema,
@@ -189,6 +198,7 @@ const checkResultSchema = z
     evidence: evidenceSchema.optional(),
     stats: statsSchema.optional(),
     bench: z.array(pathResultSchema).optional(),
+    statements: z.array(statementResultSchema).optional(),
     errorCode: z.string().optional().describe("For verdict 'error': the harness error code."),
   })
   .meta({ id: 'CheckResult' });
@@ -272,6 +282,7 @@ const reportCheckSchema = z
     evidence: evidenceSchema.optional(),
     stats: statsSchema.optional(),
     bench: z.array(pathResultSchema).optional(),
+    statements: z.array(statementResultSchema).optional(),
   })
   .meta({ id: 'ReportCheck' });
 

@@ -82,3 +82,28 @@ describe('profileSummaryOf: declared rows answered from the ICS', () => {
     expect(s.requirements[0]).toBe(p.requirements[0]);
   });
 });
+
+describe('requirementMatrix: conformance statements', () => {
+  it('a statement row takes that statement verdict from the instance, not the whole instance verdict', () => {
+    const p: ProfileSummary = {
+      name: 'mqtt',
+      description: '',
+      requirements: [
+        { id: 'MQTT-3.1.1:MQTT-3.1.0-2', title: 'second CONNECT closes', checks: [], status: 'covered' },
+        { id: 'MQTT-3.1.1:MQTT-3.3.1-4', title: 'QoS 3 closes', checks: [], status: 'covered' },
+        { id: 'MQTT-3.1.1:MQTT-3.1.2-1', title: 'protocol name', checks: [], status: 'covered' },
+      ],
+    };
+    const m = requirementMatrix(p, [
+      {
+        ...inst('conformance.mqtt@broker', 'fail', ['MQTT-3.1.1:MQTT-3.1.0-2', 'MQTT-3.1.1:MQTT-3.3.1-4', 'MQTT-3.1.1:MQTT-3.1.2-1']),
+        statements: [
+          { id: 'MQTT-3.1.1:MQTT-3.1.0-2', verdict: 'pass' },
+          { id: 'MQTT-3.1.1:MQTT-3.3.1-4', verdict: 'fail' },
+          { id: 'MQTT-3.1.1:MQTT-3.1.2-1', verdict: 'skipped' },
+        ],
+      },
+    ]);
+    expect(m.rows.map((r) => r.verdict)).toEqual(['pass', 'fail', 'not-tested']);
+  });
+});
