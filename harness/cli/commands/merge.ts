@@ -9,6 +9,8 @@ import { Command, Option } from 'commander';
 import { loadBaseline, today } from '../../core/baseline-file.js';
 import { EXIT, GauntletError } from '../../core/errors.js';
 import { BENCH_FILE, EVENTS_FILE, JUNIT_FILE, REPORT_FILE } from '../../report/index.js';
+import { HTML_FILE } from '../../report/html-report.js';
+import { SUMMARY_FILE } from '../../report/markdown-summary.js';
 import { mergeRunDirs } from '../../report/merge.js';
 import { GATES, VERDICTS, withGate, type Gate, type Report } from '../../model/index.js';
 
@@ -76,7 +78,7 @@ ended in a harness error.`,
       for (const f of findings) lines.push(`  [${f.severity}] ${f.summary}\n    file: ${f.file}`);
       lines.push(totals(report));
       const rel = relative(process.cwd(), r.dir) || '.';
-      const files = [REPORT_FILE, JUNIT_FILE, EVENTS_FILE, ...(report.checks.some((c) => c.bench?.length) ? [BENCH_FILE] : []), ...(r.findings.length > 0 || findings.length > 0 ? ['findings/'] : [])];
+      const files = [REPORT_FILE, HTML_FILE, SUMMARY_FILE, JUNIT_FILE, EVENTS_FILE, ...(report.checks.some((c) => c.bench?.length) ? [BENCH_FILE] : []), ...(r.findings.length > 0 || findings.length > 0 ? ['findings/'] : [])];
       lines.push(`reports: ${rel}/ (${files.join(', ')})`);
       const gate = report.gate!;
       lines.push(`${gate.passed ? 'gate passed' : 'GATE FAILED'}: ${gate.reason}`);
