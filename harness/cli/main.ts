@@ -35,6 +35,10 @@ Quick start:
   gauntlet run --target my-device.yaml  test your device (see targets/example-device.yaml)
   gauntlet device --flaws anonymous-mqtt  run the reference device alone and print its endpoints
   gauntlet list checks                  what is tested, with requirement ids
+  gauntlet run --profile etsi-en-303-645  verdicts per EN 303 645 / TS 103 701 requirement
+  gauntlet init --host 192.0.2.10       probe a new device and write a target-file skeleton
+  gauntlet run --shard 2/4 ...; gauntlet merge s1 s2 s3 s4 --out all   spread a run over machines
+  gauntlet pack reports/latest          one archive with a SHA-256 manifest, for the lab's file
 
 Exit codes: 0 gate passed, 1 findings failed the gate, 2 usage or config error,
 3 harness error, 130 interrupted (reports are still written).`,
