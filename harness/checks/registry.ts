@@ -2,6 +2,8 @@
 
 import type { Check } from '../model/index.js';
 import { coapResources } from './access/coap-resources.js';
+import { conformanceCoap } from './conformance/coap.js';
+import { conformanceMqtt } from './conformance/mqtt.js';
 import { exposedSurface } from './access/exposed-surface.js';
 import { unauthenticatedDisclosure } from './access/unauthenticated-disclosure.js';
 import { httpRoutes } from './access/http-routes.js';
@@ -33,6 +35,7 @@ export const CHECKS: readonly Check[] = [
   dtlsHandshake, dtlsReplay, dtlsRobustness, transportTls, transportPlaintext, robustnessFuzz, robustnessFlood,
   performanceFloors, performanceBench,
   updateTamper, updateUnsigned, updateWrongSigner, updateRollback, updateTruncatedOversized, updateInterrupted, updateAuthorization, updateChannel,
+  conformanceCoap, conformanceMqtt,
 ];
 
 export function checkById(id: string): Check | undefined {

@@ -83,6 +83,12 @@ export const ABORT_GRACE_MS = 2000;
 
 const fileSafe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 
+/** A finding's requirements: the ones it names among its check's, else all of the check's. */
+function narrowed(all: readonly string[], named: readonly string[] | undefined): readonly string[] {
+  const mine = named?.filter((r) => all.includes(r)) ?? [];
+  return mine.length ? mine : all;
+}
+
 export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
   const { target, signal } = opts;
   const started = Date.now();
@@ -223,7 +229,7 @@ export async function runChecks(opts: RunnerOptions): Promise<RunOutcome> {
           severity: d.severity ?? planned.check.severity,
           summary: d.summary,
           remedy: planned.check.remedy,
-          requirements,
+          requirements: narrowed(requirements, d.requirements),
           evidence: d.evidence,
           replay: opts.replayCommand({ instanceId: planned.id, fileId }),
         };

@@ -58,6 +58,8 @@ export interface FindingDraft {
   readonly summary: string;
   readonly evidence: Evidence;
   readonly severity?: Severity;
+  /** The requirements this finding speaks to, when fewer than the check's (a conformance statement); ids outside the check's are dropped. */
+  readonly requirements?: readonly string[];
 }
 
 export interface CheckOutcome {

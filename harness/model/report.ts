@@ -16,6 +16,8 @@ export interface ReportFinding {
   readonly replay: string;
   /** Path of the finding file, relative to the report directory. */
   readonly file: string;
+  /** Present when the finding speaks to fewer requirements than its check (a conformance statement). */
+  readonly requirements?: readonly string[];
 }
 
 export interface ReportCheck {

@@ -34,6 +34,8 @@ export interface InstanceVerdict {
   readonly verdict: Verdict;
   readonly requirements: readonly string[];
   readonly findings: number;
+  /** Each finding's requirements, when some finding speaks to fewer than the instance (a row then counts only its own findings). */
+  readonly findingRequirements?: readonly (readonly string[])[];
   /** Conformance checks: per-statement verdicts; a row whose id is one of them takes that statement's verdict from this instance. */
   readonly statements?: readonly { readonly id: string; readonly verdict: Verdict }[];
 }
@@ -85,7 +87,7 @@ function rowOf(req: ProfileRequirement, instances: readonly InstanceVerdict[]): 
       return s ? { ...i, verdict: s.verdict } : i;
     });
   const list = mine.map((i) => ({ id: i.id, verdict: i.verdict }));
-  const findings = mine.reduce((n, i) => n + i.findings, 0);
+  const findings = mine.reduce((n, i) => n + (i.findingRequirements ? i.findingRequirements.filter((rs) => rs.includes(req.id)).length : i.findings), 0);
   const ids = (v: readonly Verdict[]) => mine.filter((i) => v.includes(i.verdict)).map((i) => i.id);
   const failed = ids(['fail']);
   if (failed.length) return { ...base, verdict: 'fail', reason: `failed: ${failed.join(', ')}`, instances: list, findings };

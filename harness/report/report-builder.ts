@@ -112,6 +112,7 @@ export class ReportBuilder {
             verdict: c.verdict,
             requirements: c.requirements,
             findings: c.findings.length,
+            ...(c.findings.some((f) => f.requirements) ? { findingRequirements: c.findings.map((f) => f.requirements ?? c.requirements) } : {}),
             ...(c.statements ? { statements: c.statements } : {}),
           })),
         )
@@ -158,6 +159,7 @@ function fromResult(r: CheckResult): ReportCheck {
     severity: f.severity,
     replay: f.replay,
     file: findingFilePath(f.fileId),
+    ...(f.requirements.length < r.requirements.length ? { requirements: f.requirements } : {}),
   }));
   return {
     id: r.instance.id,

@@ -263,6 +263,7 @@ const reportFindingSchema = z
     severity: severitySchema,
     replay: z.string(),
     file: z.string().describe('Path of the finding file, relative to the report directory.'),
+    requirements: z.array(z.string()).optional().describe('Present when the finding speaks to fewer requirements than its check (a conformance statement).'),
   })
   .meta({ id: 'ReportFinding' });
 

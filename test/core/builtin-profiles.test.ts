@@ -67,8 +67,8 @@ const STANDARD_PROFILES = Object.keys(STANDARD_IDS);
 const standardsOf = (p: Profile) => new Set(p.requirements.map((r) => r.id.split(':')[0]!));
 
 describe('built-in profiles', () => {
-  it('are the ones DESIGN.md names, plus default', () => {
-    expect(NAMES).toEqual(['ci-smoke', 'default', 'en-18031-1', 'etsi-en-303-645', 'full', 'nistir-8259a', 'sb-327']);
+  it('are the ones DESIGN.md names, plus default and the conformance profiles', () => {
+    expect(NAMES).toEqual(['ci-smoke', 'coap-conformance', 'default', 'en-18031-1', 'etsi-en-303-645', 'full', 'mqtt-conformance', 'nistir-8259a', 'sb-327']);
   });
 
   it.each(NAMES)('%s loads against the real registry, with a description', (name) => {

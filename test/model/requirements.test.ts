@@ -107,3 +107,27 @@ describe('requirementMatrix: conformance statements', () => {
     expect(m.rows.map((r) => r.verdict)).toEqual(['pass', 'fail', 'not-tested']);
   });
 });
+
+describe('requirementMatrix: findings per statement', () => {
+  it('a row counts only the findings that speak to it when findings name their requirements', () => {
+    const p: ProfileSummary = {
+      name: 'c',
+      description: '',
+      requirements: [
+        { id: 'S:1', title: 'one', checks: [], status: 'covered' },
+        { id: 'S:2', title: 'two', checks: [], status: 'covered' },
+      ],
+    };
+    const m = requirementMatrix(p, [
+      {
+        ...inst('conformance.coap@coap', 'fail', ['S:1', 'S:2'], 3),
+        findingRequirements: [['S:1'], ['S:1'], ['S:2']],
+        statements: [
+          { id: 'S:1', verdict: 'fail' },
+          { id: 'S:2', verdict: 'fail' },
+        ],
+      },
+    ]);
+    expect(m.rows.map((r) => r.findings)).toEqual([2, 1]);
+  });
+});

@@ -146,6 +146,7 @@ const FUZZ_FINDING: Finding = {
   instanceId: 'robustness.fuzz@coap',
   interfaceId: 'coap',
   severity: 'critical',
+  requirements: ['EN303645:5.13-1'],
   evidence: {
     observed: 'device stopped answering after case 12',
     declared: 'no crash',
@@ -186,7 +187,7 @@ const BENCH_SKIPPED: PathResult = {
   notes: [],
 };
 
-const FUZZ_PLAN: PlannedInstance = { id: 'robustness.fuzz@coap', checkId: 'robustness.fuzz', interfaceId: 'coap', seed: 66, title: 'fuzz', requirements: ['EN303645:5.13-1'] };
+const FUZZ_PLAN: PlannedInstance = { id: 'robustness.fuzz@coap', checkId: 'robustness.fuzz', interfaceId: 'coap', seed: 66, title: 'fuzz', requirements: ['EN303645:5.13-1', 'EN18031:GEC-6'] };
 
 function fullRun(): RunEvent[] {
   const events = syntheticRun();

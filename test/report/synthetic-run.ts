@@ -56,7 +56,7 @@ export const FINDING: Finding = {
   severity: 'high',
   summary: 'login accepted after 6 failures; declared lockout is 5',
   remedy: 'Enforce the declared lockout.',
-  requirements: ['EN303645:5.1-5'],
+  requirements: ['EN303645:5.1-5', 'NISTIR8259A:LAI-2', 'EN18031-1:ACM-1', 'SB327:b', 'TS103701:5.1-5-1'],
   evidence: {
     observed: 'declared lockout 5/30000ms; observed: login accepted after 6 failures',
     declared: 'lockout 5/30s',

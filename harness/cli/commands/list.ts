@@ -19,7 +19,7 @@ export function registerList(program: Command): void {
       const out: string[] = [];
       if (what === 'checks') {
         for (const c of CHECKS) {
-          out.push(`${c.id}  ${c.catalog.length ? `[${c.catalog.join(', ')}]` : '[no catalog id: a measurement]'}  ${c.protocols.join(', ')}${c.phase === 'fresh' ? '  (factory-fresh phase)' : ''}`);
+          out.push(`${c.id}  ${c.catalog.length ? `[${c.catalog.join(', ')}]` : c.id.startsWith('conformance.') ? `[protocol conformance: ${c.requirements.length} statements]` : '[no catalog id: a measurement]'}  ${c.protocols.join(', ')}${c.phase === 'fresh' ? '  (factory-fresh phase)' : ''}`);
           out.push(`    ${c.title}`);
           out.push(`    requirements: ${c.requirements.join(', ')}`);
         }
