@@ -92,11 +92,11 @@ describe('every evidence source in harness/checks is mapped', () => {
     }
   });
 
-  it('every other source is Gauntlet\'s own: a policy, a dictionary, a property or a check\'s own oracle', () => {
+  it('every other source is Gauntlet\'s own: a policy, a dictionary, a property, a protocol statement or a check\'s own oracle', () => {
     for (const s of ownSources) {
       expect(ixitRef(s.source), `${s.file}: ${s.source}`).toBeUndefined();
       // `x...`: built from a variable (`${source} line ...`) whose own literal is scanned too.
-      expect(s.source, s.file).toMatch(/^(policy:|dictionary:|property: |robustness\.fuzz|transport\.dtls-replay:|x\b)/);
+      expect(s.source, s.file).toMatch(/^(policy:|dictionary:|property: |spec:|robustness\.fuzz|transport\.dtls-replay:|x\b)/);
     }
   });
 });

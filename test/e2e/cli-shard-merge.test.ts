@@ -84,7 +84,7 @@ describe('gauntlet run --shard and gauntlet merge', () => {
     const merge = await gauntlet(['merge', 's1', 's2', 's3', 's4', '--out', 'merged']);
     expect(merge.code, merge.out + merge.err).toBe(1);
     expect(merge.out).toContain('merged 4 of 4 shard(s) of run seed 42');
-    expect(merge.out).toMatch(/reports: merged\/ \(report\.json, junit\.xml, events\.jsonl, findings\/\)/);
+    expect(merge.out).toMatch(/reports: merged\/ \(report\.json, report\.html, summary\.md, junit\.xml, events\.jsonl, findings\/\)/);
 
     const merged = report('merged');
     expect(merged.run.seed).toBe(42);
