@@ -307,7 +307,10 @@ export class ConnectionGate {
 
   private arm(): void {
     if (this.sweeper || this.closed) return;
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    // The sweep runs after this loop turn's I/O (setImmediate): when the unit's
+    // event loop was held up, the bytes that arrived meanwhile are read before
+    // a deadline judges a connection idle or its request head late.
+    this.sweeper = setInterval(() => setImmediate(() => this.sweep()), SWEEP_MS);
     this.sweeper.unref();
   }
 

@@ -4,6 +4,7 @@
 
 import { describe, expect, it, vi } from 'vitest';
 import { startReferenceDevice, type Flaw, type RunningDevice, FLAWS } from '../../targets/reference-device/index.js';
+import type { TargetFileInput } from '../../harness/core/target-file.js';
 import { runAgainst, verdictTable } from '../support/run-target.js';
 
 /** Which instances each flaw must fail, and nothing else. */
@@ -87,6 +88,11 @@ const CHECK_INSTANCES = 51;
 const LOCKOUT = { attempts: 5, windowMs: 1000, durationMs: 600 };
 const WATCHDOG = { rebootMs: 300, hangMs: 4000 };
 const IO = { ioTimeoutMs: 3000 };
+// Eight devices and their harnesses share two cores here, so a flood probe's
+// round trip includes the other rows' work: the devices declare 5 s under a
+// flood (no-connection-limit and slow-request-starvation never answer while
+// the flood is held, so they still fail).
+const FLOOD_LATENCY = '5s';
 // Half the default test budget of property cases (fuzz campaigns: 120 cases each):
 // every flaw is still found with the pinned seed, and forty rows fit CI's time.
 const BUDGET = { ...IO, numRuns: 15 };
@@ -97,6 +103,12 @@ const BUDGET = { ...IO, numRuns: 15 };
 vi.setConfig({ maxConcurrency: 8 });
 
 /** Each test owns its device, so tests run concurrently (most of their time is lockout pacing). */
+/** The device's target file, declaring the flood latency this shared machine allows. */
+function targetOf(d: RunningDevice): TargetFileInput {
+  const t = d.targetFile();
+  return { ...t, declaration: { ...t.declaration, performance: { ...t.declaration?.performance, floodLatency: FLOOD_LATENCY } } };
+}
+
 async function withDevice<T>(flaws: readonly Flaw[], fn: (d: RunningDevice) => Promise<T>): Promise<T> {
   const device = await startReferenceDevice({ flaws, lockout: LOCKOUT, ...WATCHDOG });
   try {
@@ -112,7 +124,7 @@ describe.concurrent('flaw matrix (reference device)', () => {
   });
 
   it('hardened device: every check instance passes', async () => {
-    const run = await withDevice([], (d) => runAgainst(d.targetFile(), BUDGET));
+    const run = await withDevice([], (d) => runAgainst(targetOf(d), BUDGET));
     const table = verdictTable(run.results);
     expect(run.results.length, table).toBe(CHECK_INSTANCES);
     for (const r of run.results) expect(r.verdict, table).toBe('pass');
@@ -120,7 +132,7 @@ describe.concurrent('flaw matrix (reference device)', () => {
 
   for (const flaw of FLAWS) {
     it(`${flaw}: exactly ${EXPECTED[flaw].join(', ')} fail, with findings and replay`, async () => {
-      const run = await withDevice([flaw], (d) => runAgainst(d.targetFile(), BUDGET));
+      const run = await withDevice([flaw], (d) => runAgainst(targetOf(d), BUDGET));
       const table = verdictTable(run.results);
       expect(run.failing, table).toEqual([...EXPECTED[flaw]].sort());
       for (const r of run.results) {

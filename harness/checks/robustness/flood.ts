@@ -198,6 +198,8 @@ function probeNameOf(env: Env): string {
 async function probeOnce(env: Env, timeoutMs: number): Promise<ProbeResult> {
   const { ctx } = env;
   const iface = ctx.iface;
+  // Whole milliseconds: the recovery probes' bound is what is left of a deadline, and undici takes integers only.
+  timeoutMs = Math.max(1, Math.round(timeoutMs));
   const io = ioOf(ctx, timeoutMs);
   const t0 = performance.now();
   const done = (answered: boolean, detail: string): ProbeResult => ({ answered, detail, ms: performance.now() - t0 });

@@ -31,10 +31,12 @@ export const originOf = (iface: Pick<HttpInterface, 'protocol' | 'host' | 'port'
 
 export async function httpExchange(iface: HttpInterface, req: HttpRequest, io: Io): Promise<HttpOutcome> {
   io.scope.assert(iface.host, `http ${io.peer}`);
+  // undici takes whole milliseconds only; a bound computed from a deadline may not be one.
+  const bound = Math.max(1, Math.round(io.timeoutMs));
   const client = new Client(originOf(iface), {
-    connectTimeout: io.timeoutMs,
-    headersTimeout: io.timeoutMs,
-    bodyTimeout: io.timeoutMs,
+    connectTimeout: bound,
+    headersTimeout: bound,
+    bodyTimeout: bound,
     pipelining: 0,
     // Over https the device's certificate is recorded, never refused (common/stream.ts).
     connect: iface.protocol === 'https' ? tlsOptions(iface) : {},
