@@ -3,12 +3,12 @@
 // instance and summary it was accepted for, a justification and an expiry
 // date. `gauntlet baseline` writes and extends it from a run's report.
 
-import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { BASELINE_FORMAT, fingerprintOf, type Baseline, type BaselineEntry, type GateFinding } from '../model/index.js';
 import { GauntletError } from './errors.js';
 import { checkFormat, readYamlFile, validate } from './yaml-file.js';
+import { writeFileAtomic } from '../report/atomic-write.js';
 
 export const BASELINE_FAMILY = 'gauntlet-baseline';
 export const BASELINE_VERSION = 1;
@@ -74,9 +74,5 @@ export function acceptFindings(base: Baseline | undefined, findings: readonly Ga
 
 export function writeBaseline(path: string, b: Baseline): void {
   const text = `# Accepted findings for \`gauntlet run --gate new-findings --baseline ${path}\`.\n# Each entry holds until its expiry date; past it, the gate fails until it is renewed or fixed.\n${stringify(b, { lineWidth: 0 })}`;
-  try {
-    writeFileSync(path, text);
-  } catch (e) {
-    throw new GauntletError('REPORT_WRITE', `${path}: cannot write the baseline (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
-  }
+  writeFileAtomic(path, text, 'the baseline');
 }

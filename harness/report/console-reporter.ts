@@ -5,7 +5,7 @@
 // line per check end. Colour is decoration only: the text reads the same
 // without it.
 
-import { coverageLine, type CheckResult, type PlannedInstance, type ProfileSummary, type Report, type ReportCheck, type RunEvent, type RunMeta, type Verdict } from '../model/index.js';
+import { coverageLine, VERDICTS, type CheckResult, type PlannedInstance, type ProfileSummary, type Report, type ReportCheck, type RunEvent, type RunMeta, type Verdict } from '../model/index.js';
 import { ReportBuilder } from './report-builder.js';
 import { benchResults, benchTable } from './bench-table.js';
 import type { Reporter } from './reporter.js';
@@ -60,6 +60,13 @@ export const PLAIN_PROGRESS_MS = 30_000;
 const ORACLE_CASE = /^(crash|hang|reboot|invalid-response|latency): /;
 /** A bench progress report: `bench: mqtt.publish.qos1 12,345 ops, 2,468/s`. */
 const BENCH_CASE = /^bench: (.*)$/;
+
+/** `12 checks: 10 pass, 2 fail`: the verdict counts of a report, each painted by `paint`. */
+export function verdictTotals(report: Report, paint: (v: Verdict, text: string) => string = (_v, text) => text): string {
+  const n = report.checks.length;
+  const parts = VERDICTS.filter((v) => report.summary[v] > 0).map((v) => paint(v, `${report.summary[v]} ${v}`));
+  return `${n} ${n === 1 ? 'check' : 'checks'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
+}
 
 export class ConsoleReporter implements Reporter {
   readonly name = 'console';
@@ -241,11 +248,7 @@ export class ConsoleReporter implements Reporter {
   }
 
   private totals(report: Report): string {
-    const n = report.checks.length;
-    const parts = (['pass', 'fail', 'inconclusive', 'error', 'skipped'] as const)
-      .filter((v) => report.summary[v] > 0)
-      .map((v) => this.paintVerdict(v, `${report.summary[v]} ${v}`));
-    let line = `${n} ${n === 1 ? 'check' : 'checks'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
+    let line = verdictTotals(report, (v, text) => this.paintVerdict(v, text));
     if (report.run.durationMs !== undefined) line += ` in ${formatDuration(report.run.durationMs)}`;
     if (report.run.interrupted) line += ` ${this.paint(BOLD, '(interrupted)')}`;
     return line;

@@ -68,11 +68,12 @@ describe('gauntlet run --gate', () => {
   }, 60_000);
 
   it('the requirement matrix of the profile is on the console and in report.json', () => {
-    const r = gauntlet(['run', '--flaws', 'anonymous-http', ...ONLY, '--out', 'm']);
+    const r = gauntlet(['run', '--profile', 'sb-327', '--flaws', 'anonymous-http', ...ONLY, '--out', 'm']);
     const rep = report('m');
-    expect(rep.requirements.profile).toBe('default');
-    if (rep.requirements.rows.length > 0) {
-      expect(r.out).toMatch(/Requirements:\n {2}default: \d+ requirements: /);
-    }
+    expect(rep.requirements.profile).toBe('sb-327');
+    expect(rep.requirements.rows).toHaveLength(3);
+    expect(r.out).toMatch(/Requirements:\n {2}sb-327: 3 requirements: 3 tested \(/);
+    // auth.anonymous-access evidences (a): it fails there, and the console names it.
+    expect(r.out).toMatch(/FAIL CA-SB-327:1798\.91\.04\(a\) .*failed: auth\.anonymous-access@https/);
   }, 60_000);
 });

@@ -23,6 +23,7 @@ import {
 } from '../../harness/fuzz/store.js';
 import { FuzzCorpusWriter } from '../../harness/report/index.js';
 import { FINDING, PLAN, RUN, feed } from '../report/synthetic-run.js';
+import { thrown } from '../support/errors.js';
 
 let dir: string;
 beforeEach(() => {
@@ -31,15 +32,6 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-function thrown(fn: () => unknown): { code?: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { code?: string; message: string };
-  }
-  throw new Error('expected a throw');
-}
 
 const IFACE = { id: 'coap', protocol: 'coap', url: 'coap://127.0.0.1:5683' };
 

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FindingsWriter, readFindingFile } from '../../harness/report/findings-writer.js';
 import { buildReport } from '../../harness/report/report-builder.js';
 import { FINDING, PLAN, RUN, feed, syntheticRun } from './synthetic-run.js';
+import { thrown } from '../support/errors.js';
 
 let dir: string;
 beforeEach(() => {
@@ -13,15 +14,6 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-function thrown(fn: () => unknown): { code?: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { code?: string; message: string };
-  }
-  throw new Error('expected a throw');
-}
 
 describe('FindingsWriter', () => {
   it('writes one finding file per finding, at the path report.json names', async () => {

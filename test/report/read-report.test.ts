@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readReport } from '../../harness/report/read-report.js';
 import { buildReport } from '../../harness/report/report-builder.js';
 import { syntheticRun } from './synthetic-run.js';
+import { thrown } from '../support/errors.js';
 
 type Json = Record<string, unknown>;
 
@@ -25,15 +26,6 @@ function write(doc: unknown, name = 'report.json'): string {
   const path = join(dir, name);
   writeFileSync(path, typeof doc === 'string' ? doc : `${JSON.stringify(doc, null, 2)}\n`);
   return path;
-}
-
-function thrown(fn: () => unknown): { code?: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { code?: string; message: string };
-  }
-  throw new Error('expected a throw');
 }
 
 const checkOf = (r: Json, i: number): Json => (r.checks as Json[])[i]!;

@@ -198,8 +198,6 @@ function probeNameOf(env: Env): string {
 async function probeOnce(env: Env, timeoutMs: number): Promise<ProbeResult> {
   const { ctx } = env;
   const iface = ctx.iface;
-  // Whole milliseconds: the recovery probes' bound is what is left of a deadline, and undici takes integers only.
-  timeoutMs = Math.max(1, Math.round(timeoutMs));
   const io = ioOf(ctx, timeoutMs);
   const t0 = performance.now();
   const done = (answered: boolean, detail: string): ProbeResult => ({ answered, detail, ms: performance.now() - t0 });
@@ -692,7 +690,8 @@ async function runFlood(env: Env, kind: FloodKind): Promise<FloodResult> {
   while (!signal.aborted) {
     const left = RECOVERY_MS - (performance.now() - r0);
     if (left <= 0) break;
-    const r = await probeOnce(env, Math.max(1, Math.min(latencyMs, left)));
+    // Whole milliseconds: what is left of the deadline is a fraction.
+    const r = await probeOnce(env, Math.max(1, Math.round(Math.min(latencyMs, left))));
     n++;
     last = r.detail;
     if (r.answered) {

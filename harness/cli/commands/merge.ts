@@ -8,11 +8,11 @@ import { relative } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadBaseline, today } from '../../core/baseline-file.js';
 import { EXIT, GauntletError } from '../../core/errors.js';
-import { BENCH_FILE, EVENTS_FILE, JUNIT_FILE, REPORT_FILE } from '../../report/index.js';
+import { BENCH_FILE, EVENTS_FILE, JUNIT_FILE, REPORT_FILE, verdictTotals } from '../../report/index.js';
 import { HTML_FILE } from '../../report/html-report.js';
 import { SUMMARY_FILE } from '../../report/markdown-summary.js';
 import { mergeRunDirs } from '../../report/merge.js';
-import { GATES, VERDICTS, withGate, type Gate, type Report } from '../../model/index.js';
+import { GATES, withGate, type Gate } from '../../model/index.js';
 
 interface MergeFlags {
   out: string;
@@ -76,7 +76,7 @@ ended in a harness error.`,
       }
       const findings = report.checks.flatMap((c) => c.findings);
       for (const f of findings) lines.push(`  [${f.severity}] ${f.summary}\n    file: ${f.file}`);
-      lines.push(totals(report));
+      lines.push(`${verdictTotals(report)}${report.run.interrupted ? ' (incomplete)' : ''}`);
       const rel = relative(process.cwd(), r.dir) || '.';
       const files = [REPORT_FILE, HTML_FILE, SUMMARY_FILE, JUNIT_FILE, EVENTS_FILE, ...(report.checks.some((c) => c.bench?.length) ? [BENCH_FILE] : []), ...(r.findings.length > 0 || findings.length > 0 ? ['findings/'] : [])];
       lines.push(`reports: ${rel}/ (${files.join(', ')})`);
@@ -85,10 +85,4 @@ ended in a harness error.`,
       process.stdout.write(`${lines.join('\n')}\n`);
       process.exitCode = !gate.passed ? EXIT.gateFailed : report.summary.error > 0 ? EXIT.harness : EXIT.ok;
     });
-}
-
-function totals(report: Report): string {
-  const n = report.checks.length;
-  const parts = VERDICTS.filter((v) => report.summary[v] > 0).map((v) => `${report.summary[v]} ${v}`);
-  return `${n} ${n === 1 ? 'check' : 'checks'}${parts.length ? `: ${parts.join(', ')}` : ''}${report.run.interrupted ? ' (incomplete)' : ''}`;
 }

@@ -161,16 +161,23 @@ class Publish extends Step {
   }
 }
 
-class Resend extends Step {
+/** A step on the i-th message the publisher has had PUBREC for and not yet released. */
+abstract class OnOpen extends Step {
   constructor(readonly i: number) {
     super();
   }
   override check(m: Readonly<Model>): boolean {
     return m.msgs.some((x) => x.state === 'rec');
   }
-  protected async act(m: Model, r: Real): Promise<void> {
+  protected open(m: Model): Msg {
     const open = m.msgs.filter((x) => x.state === 'rec');
-    const msg = open[this.i % open.length]!;
+    return open[this.i % open.length]!;
+  }
+}
+
+class Resend extends OnOpen {
+  protected async act(m: Model, r: Real): Promise<void> {
+    const msg = this.open(m);
     r.pub.wire.send(publishBytes(r, msg, true), `PUBLISH qos=2 id=${msg.pid} DUP=1 (re-send, no PUBREL yet)`);
     await expectAck(r, r.pub, T.PUBREC, msg.pid, 'dupRec', `the re-sent PUBLISH id ${msg.pid}`);
     await afterCommand(r);
@@ -180,16 +187,9 @@ class Resend extends Step {
   }
 }
 
-class Release extends Step {
-  constructor(readonly i: number) {
-    super();
-  }
-  override check(m: Readonly<Model>): boolean {
-    return m.msgs.some((x) => x.state === 'rec');
-  }
+class Release extends OnOpen {
   protected async act(m: Model, r: Real): Promise<void> {
-    const open = m.msgs.filter((x) => x.state === 'rec');
-    const msg = open[this.i % open.length]!;
+    const msg = this.open(m);
     r.pub.wire.send(rawAck(T.PUBREL, msg.pid), `PUBREL id=${msg.pid}`);
     await expectAck(r, r.pub, T.PUBCOMP, msg.pid, 'comp', `PUBREL id ${msg.pid}`);
     msg.state = 'complete';
