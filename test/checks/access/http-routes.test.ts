@@ -12,6 +12,7 @@ import { describeRoute, pathVariants, permits, siblingPath, expandRoutes, type P
 import { targetFromObject, type TargetFileInput } from '../../../harness/core/target-file.js';
 import type { Check, CheckResult, Principal } from '../../../harness/model/index.js';
 import { runAgainst } from '../../support/run-target.js';
+import { httpTarget } from '../../support/http-target.js';
 
 /** The real planner and runner with one check (runAgainst plans only registered checks of the default profile). */
 /** One check through the real planner and runner, short I/O bounds for the silent-device cases. */
@@ -152,20 +153,9 @@ async function startDevice(flaws: readonly Flaw[] = [], opts: { silentExcept?: s
 }
 
 function target(port: number, principals: TargetFileInput['principals'] = { admin: { user: 'admin', pass: 'admin-pw', role: 'admin' }, alice: { user: 'alice', pass: 'alice-pw', role: 'user' } }): TargetFileInput {
-  return {
-    format: 'gauntlet-target/1',
-    name: 'fake-http',
-    scope: { hosts: ['127.0.0.1'] },
-    interfaces: [
-      {
-        id: 'web',
-        protocol: 'http',
-        url: `http://127.0.0.1:${port}`,
-        probe: '/health',
-        protected: '/api/config',
-        auth: { kind: 'json', method: 'POST', path: '/api/login', body: { username: '{user}', password: '{pass}' }, token: '$.token' },
-      },
-    ],
+  return httpTarget(port, {
+    probe: '/health',
+    protectedPath: '/api/config',
     principals,
     declaration: {
       access: {
@@ -180,7 +170,7 @@ function target(port: number, principals: TargetFileInput['principals'] = { admi
         },
       },
     },
-  };
+  });
 }
 
 const summaries = (r: CheckResult) => r.findings.map((f) => f.summary);

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TargetFileInput } from '../../../harness/core/target-file.js';
 import { runAgainst, verdictTable } from '../../support/run-target.js';
+import { httpTarget } from '../../support/http-target.js';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -52,22 +53,8 @@ async function fakeDevice(lowPrivDefault: boolean): Promise<number> {
   return (server!.address() as AddressInfo).port;
 }
 
-const target = (port: number): TargetFileInput => ({
-  format: 'gauntlet-target/1',
-  name: 'fake-http',
-  scope: { hosts: ['127.0.0.1'] },
-  interfaces: [
-    {
-      id: 'web',
-      protocol: 'http',
-      url: `http://127.0.0.1:${port}`,
-      probe: '/api/health',
-      protected: '/api/config',
-      auth: { kind: 'json', method: 'POST', path: '/api/login', body: { username: '{user}', password: '{pass}' }, token: '$.token' },
-    },
-  ],
-  principals: { admin: { user: 'admin', pass: 'Adm1n-Secret-42', role: 'admin' } },
-});
+const target = (port: number): TargetFileInput =>
+  httpTarget(port, { probe: '/api/health', protectedPath: '/api/config', principals: { admin: { user: 'admin', pass: 'Adm1n-Secret-42', role: 'admin' } } });
 
 describe('auth.default-credentials over HTTP', () => {
   it('fails on a dictionary account that only gets a low-privilege session', async () => {
