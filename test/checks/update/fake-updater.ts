@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TargetFileInput } from '../../../harness/core/target-file.js';
+import { JSON_LOGIN } from '../../support/http-target.js';
 import { generate, parse } from 'coap-packet';
 import { crc32 } from '../../../harness/checks/update/layout.js';
 
@@ -339,10 +340,7 @@ export async function startFakeUpdater(shape: Shape, w: Weaknesses = {}, opts: {
             url: `http://127.0.0.1:${port}`,
             probe: '/api/health',
             protected: '/api/version',
-            auth:
-              shape === 'fkfw'
-                ? { kind: 'json', method: 'POST', path: '/api/login', body: { username: '{user}', password: '{pass}' }, token: '$.token' }
-                : { kind: 'basic' },
+            auth: shape === 'fkfw' ? JSON_LOGIN : { kind: 'basic' },
           },
           ...(coapPort !== undefined ? [{ id: 'dev', protocol: 'coap', url: `coap://127.0.0.1:${coapPort}` }] : []),
         ],
