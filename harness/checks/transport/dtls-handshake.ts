@@ -15,8 +15,9 @@
 //      silence passes; a ServerHello v1.0 (here or in any other case) is a
 //      finding.
 //   3. Each declared suite alone must be selected; a refusal is a low finding
-//      (the declaration is wrong). A weak declared suite that is selected is
-//      still a policy finding.
+//      (the declaration is wrong); silence is asked again once before it
+//      counts. A weak declared suite that is selected is still a policy
+//      finding.
 //   4. Each undeclared PSK or anon suite alone, weak first, at most
 //      MAX_UNDECLARED: a ServerHello selecting it is a finding, high for a weak
 //      suite, medium for one merely undeclared.
@@ -153,7 +154,10 @@ class HandshakeProbe {
     for (const id of declaredIds) {
       if (ctx.signal.aborted) break;
       const name = suiteName(id);
-      const s = await this.send(`declared ${name}`, { suites: [id] });
+      let s = await this.send(`declared ${name}`, { suites: [id] });
+      // Silence (the ClientHello and its retransmissions unanswered) is asked again once before it counts
+      // as a refusal: a busy peer or lost datagrams are not a wrong declaration.
+      if (s.o.kind === 'timeout') s = await this.send(`declared ${name} (again, after no answer)`, { suites: [id] });
       if (s.o.kind === 'server-hello' && s.o.suite === id) {
         declaredAccepted++;
         const suite = SUITES_BY_ID.get(id)!;

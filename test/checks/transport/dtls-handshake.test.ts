@@ -224,21 +224,21 @@ describe('transport.dtls-handshake with nothing answering', () => {
   });
 });
 
-describe('transport.dtls-handshake on a server that says yes to everything', () => {
-  /** Answers every ClientHello at once (no cookie) with a ServerHello echoing its version and picking its first suite. */
-  const yesServer: UdpHandler = (msg, from, sock) => {
-    const rec = parseRecords(msg).records[0];
-    if (rec?.type !== ContentType.handshake) return;
-    const h = parseHandshake(rec.fragment);
-    const m = h.ok ? h.value[0] : undefined;
-    if (m?.msgType !== HandshakeType.client_hello) return;
-    const hello = parseClientHello(m.body);
-    if (!hello.ok || hello.value.suites[0] === undefined) return;
-    const body = encodeServerHello({ version: hello.value.version, random: new Uint8Array(32).fill(7), sessionId: new Uint8Array(0), suite: hello.value.suites[0], compression: 0 });
-    const fragment = encodeHandshake({ msgType: HandshakeType.server_hello, messageSeq: m.messageSeq, body });
-    sock.send(encodeRecord({ type: ContentType.handshake, version: hello.value.version, epoch: 0, sequence: rec.sequence, fragment }), from.port, from.address);
-  };
+/** Answers every ClientHello at once (no cookie) with a ServerHello echoing its version and picking its first suite. */
+const yesServer: UdpHandler = (msg, from, sock) => {
+  const rec = parseRecords(msg).records[0];
+  if (rec?.type !== ContentType.handshake) return;
+  const h = parseHandshake(rec.fragment);
+  const m = h.ok ? h.value[0] : undefined;
+  if (m?.msgType !== HandshakeType.client_hello) return;
+  const hello = parseClientHello(m.body);
+  if (!hello.ok || hello.value.suites[0] === undefined) return;
+  const body = encodeServerHello({ version: hello.value.version, random: new Uint8Array(32).fill(7), sessionId: new Uint8Array(0), suite: hello.value.suites[0], compression: 0 });
+  const fragment = encodeHandshake({ msgType: HandshakeType.server_hello, messageSeq: m.messageSeq, body });
+  sock.send(encodeRecord({ type: ContentType.handshake, version: hello.value.version, epoch: 0, sequence: rec.sequence, fragment }), from.port, from.address);
+};
 
+describe('transport.dtls-handshake on a server that says yes to everything', () => {
   it('no cookie, DTLS 1.0 accepted, every weak suite accepted: high findings; strong undeclared ones medium', async () => {
     const yes = await udpServer(yesServer);
     const r = await runCheck({
@@ -263,6 +263,45 @@ describe('transport.dtls-handshake on a server that says yes to everything', () 
     ]);
     expect(rest[0]!.summary).toBe('accepted TLS_ECDH_anon_WITH_NULL_SHA (null: no encryption)');
     expect(r.reason).toMatch(/^42 findings: DTLS 1\.0 accepted; no HelloVerifyRequest; 2 of 2 declared suites accepted; 0 undeclared refused, 40 accepted/);
+  });
+});
+
+describe('transport.dtls-handshake on a server that drops a declared suite', () => {
+  const GCM = SUITE_IDS_BY_NAME.get('TLS_PSK_WITH_AES_128_GCM_SHA256')!;
+  /** Says yes to everything, but drops the first `drops` ClientHellos that offer only AES-128-GCM (Infinity: every one). One probe sends a ClientHello and two retransmissions. */
+  function dropping(drops: number): UdpHandler {
+    let dropped = 0;
+    return (msg, from, sock) => {
+      const rec = parseRecords(msg).records[0];
+      const h = rec?.type === ContentType.handshake ? parseHandshake(rec.fragment) : undefined;
+      const hello = h?.ok && h.value[0]?.msgType === HandshakeType.client_hello ? parseClientHello(h.value[0].body) : undefined;
+      if (hello?.ok && hello.value.suites.length === 1 && hello.value.suites[0] === GCM && dropped < drops) {
+        dropped++;
+        return;
+      }
+      yesServer(msg, from, sock);
+    };
+  }
+  const target = (port: number): TargetFileInput => ({
+    format: 'gauntlet-target/1',
+    name: 'drops',
+    scope: { hosts: ['127.0.0.1'] },
+    interfaces: [{ id: 'coaps', protocol: 'coaps', url: `coaps://127.0.0.1:${port}` }],
+    declaration: { dtls: { coaps: { versions: ['1.2'], suites: DECLARED, cookie: true } } },
+  });
+
+  it('one probe unanswered (its ClientHello and both retransmissions dropped): asked again, the declared suite is accepted, no finding for it', async () => {
+    const server = await udpServer(dropping(3));
+    const r = await runCheck(target(server.port));
+    expect(r.reason).toMatch(/; 2 of 2 declared suites accepted; /);
+    expect(r.findings.map((f) => f.summary).filter((s) => s.startsWith('declared suite'))).toEqual([]);
+  });
+
+  it('silent every time: asked twice, then a low finding (the declaration is wrong)', async () => {
+    const server = await udpServer(dropping(Infinity));
+    const r = await runCheck(target(server.port));
+    expect(r.reason).toMatch(/; 1 of 2 declared suites accepted; /);
+    expect(findings(r).filter(([s]) => String(s).startsWith('declared suite'))).toEqual([[expect.stringMatching(/^declared suite TLS_PSK_WITH_AES_128_GCM_SHA256 refused \(/), 'low']]);
   });
 });
 
