@@ -51,6 +51,16 @@ async function robustnessOnFresh(start: () => Promise<LibcoapHandle>, key: strin
   expect(run.byId.get(ROBUSTNESS)?.verdict, verdictTable(run.results)).toBe('pass');
 }
 
+/** Every DTLS check passes (no false findings); the robustness cases on a fresh server (above). */
+async function everyCheckPasses(start: () => Promise<LibcoapHandle>, key: string): Promise<void> {
+  server = await start();
+  const others = ONLY.filter((id) => id !== ROBUSTNESS);
+  const run = await runAgainst(libcoapTarget(server, key), { only: others, ...OPTS });
+  const table = verdictTable(run.results);
+  for (const id of others) expect(run.byId.get(id)?.verdict, `${id}\n${table}`).toBe('pass');
+  await robustnessOnFresh(start, key);
+}
+
 let server: LibcoapHandle | undefined;
 let dir: string | undefined;
 afterEach(async () => {
@@ -76,10 +86,7 @@ describe.skipIf(!interop.coapServerOpenssl)('libcoap coap-server-openssl interop
 
   it('(b) a random per-unit key: every DTLS check passes (no false findings)', async () => {
     const key = randomBytes(12).toString('base64url');
-    server = await startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key, hint: '' } });
-    const run = await runAgainst(libcoapTarget(server, key), { only: ONLY, ...OPTS });
-    const table = verdictTable(run.results);
-    for (const id of ONLY) expect(run.byId.get(id)?.verdict, `${id}\n${table}`).toBe('pass');
+    await everyCheckPasses(() => startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key, hint: '' } }), key);
   }, 120_000);
 
   it('(c) per-identity keys from an identity file (-i): the lab identity works with its own key, no false findings', async () => {
@@ -88,11 +95,6 @@ describe.skipIf(!interop.coapServerOpenssl)('libcoap coap-server-openssl interop
     const idFile = join(dir, 'identities');
     // hint_to_match,identity_to_match,use_key (empty hint: any)
     writeFileSync(idFile, `,lab-client,${own}\n`);
-    const start = () => startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key: randomBytes(12).toString('base64url'), hint: '', idFile } });
-    server = await start();
-    const run = await runAgainst(libcoapTarget(server, own), { only: ONLY.filter((id) => id !== ROBUSTNESS), ...OPTS });
-    const table = verdictTable(run.results);
-    for (const id of ONLY.filter((i) => i !== ROBUSTNESS)) expect(run.byId.get(id)?.verdict, `${id}\n${table}`).toBe('pass');
-    await robustnessOnFresh(start, own);
+    await everyCheckPasses(() => startLibcoap({ binary: interop.coapServerOpenssl!, psk: { key: randomBytes(12).toString('base64url'), hint: '', idFile } }), own);
   }, 120_000);
 });
